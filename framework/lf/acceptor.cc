@@ -1,0 +1,59 @@
+#include "lf/acceptor.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <exception>
+
+#include "lf/handle_set.h"
+#include "lf/stream_connection.h"
+
+namespace lf {
+
+namespace {
+UniqueFd open_spare() noexcept { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+}  // namespace
+
+Acceptor::Acceptor(const InetAddress& address, ConnectionFactory factory,
+                   const ListenOptions& options)
+    : socket_(Socket::listen(address, options)),
+      address_(InetAddress::local_of(socket_.fd())),
+      factory_(std::move(factory)),
+      spare_fd_(open_spare()) {}
+
+void Acceptor::handle_event(std::uint32_t /*events*/) {
+  if (!socket_.valid()) return;
+  for (int i = 0; i < kMaxAcceptsPerEvent; ++i) {
+    Socket connection = socket_.accept(nullptr);
+    if (!connection.valid()) {
+      const int error = errno;
+      if (error == EINTR || error == ECONNABORTED || error == EPROTO) continue;
+      if (error == EMFILE || error == ENFILE) reject_one();
+      return;  // EAGAIN: drained; anything else: retried when reported again
+    }
+    accepted_.fetch_add(1, std::memory_order_relaxed);
+    connection.set_tcp_no_delay(true);
+    try {
+      factory_()->open(std::move(connection), *handle_set());
+    } catch (const std::exception&) {
+      // Out of memory or epoll space: this connection is dropped, the server keeps serving.
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Acceptor::reject_one() noexcept {
+  spare_fd_.reset();
+  Socket victim = socket_.accept(nullptr);
+  if (victim.valid()) rejected_.fetch_add(1, std::memory_order_relaxed);
+  victim.close();
+  spare_fd_ = open_spare();
+}
+
+void Acceptor::handle_close() {
+  if (!socket_.valid()) return;
+  if (HandleSet* set = handle_set()) set->remove_handle(*this);
+  socket_.close();
+}
+
+}  // namespace lf

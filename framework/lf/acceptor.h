@@ -1,0 +1,53 @@
+// Public. Acceptor: the event handler of a listening socket. Accepts connections with accept4
+// and opens one StreamConnection (from a factory) per connection on the same HandleSet.
+// Runs like any handler; the counters are thread safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "lf/event_handler.h"
+#include "lf/inet_address.h"
+#include "lf/socket.h"
+#include "lf/unique_fd.h"
+
+namespace lf {
+
+class StreamConnection;
+
+using ConnectionFactory = std::function<std::shared_ptr<StreamConnection>()>;
+
+class Acceptor : public EventHandler {
+ public:
+  // Binds and listens at once (throws std::system_error); call listen_on() to register.
+  Acceptor(const InetAddress& address, ConnectionFactory factory, const ListenOptions& options);
+
+  // The bound address (with the real port when asked for port 0).
+  [[nodiscard]] const InetAddress& address() const noexcept { return address_; }
+  [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_.load(); }
+  // Connections closed at once because the process ran out of file descriptors.
+  [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_.load(); }
+
+  [[nodiscard]] int handle() const noexcept override { return socket_.fd(); }
+  void handle_event(std::uint32_t events) override;
+  void handle_close() override;
+
+ private:
+  // Accepts per event before others get a turn (level triggered: the rest is reported again).
+  static constexpr int kMaxAcceptsPerEvent = 64;
+
+  // Out of descriptors: free the spare, accept and close one pending connection, take the spare
+  // back. Without it the pending connection stays in the queue and epoll reports it forever.
+  void reject_one() noexcept;
+
+  Socket socket_;
+  InetAddress address_;
+  ConnectionFactory factory_;
+  UniqueFd spare_fd_;
+  std::atomic<std::uint64_t> accepted_{0};
+  std::atomic<std::uint64_t> rejected_{0};
+};
+
+}  // namespace lf

@@ -1,0 +1,87 @@
+// Public. EventHandler: the Leader/Followers pattern's event handler. Subclass it (or, for TCP
+// protocols, StreamConnection) and register it with a HandleSet; a ThreadSet thread then runs it
+// whenever its handle is ready. A handler is never run by two threads at once.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+namespace lf {
+
+class HandleSet;
+
+// Event bits passed to handle_event(): epoll's own bits plus framework events the kernel never sets.
+namespace event {
+inline constexpr std::uint32_t kReadable = EPOLLIN;
+inline constexpr std::uint32_t kWritable = EPOLLOUT;
+inline constexpr std::uint32_t kPeerClosed = EPOLLRDHUP;
+inline constexpr std::uint32_t kHangUp = EPOLLHUP;
+inline constexpr std::uint32_t kError = EPOLLERR;
+inline constexpr std::uint32_t kWake = 1u << 24;   // notify(): work handed over by another thread
+inline constexpr std::uint32_t kDrain = 1u << 25;  // finish gracefully (server shutdown)
+inline constexpr std::uint32_t kClose = 1u << 26;  // close now
+}  // namespace event
+
+class EventHandler : public std::enable_shared_from_this<EventHandler> {
+ public:
+  EventHandler() = default;
+  EventHandler(const EventHandler&) = delete;
+  EventHandler& operator=(const EventHandler&) = delete;
+  virtual ~EventHandler() = default;
+
+  // The handle (file descriptor) this handler waits on.
+  [[nodiscard]] virtual int handle() const noexcept = 0;
+
+  // Processing: runs on a ThreadSet thread, never concurrently with itself or the hooks below.
+  // `events` holds the epoll bits and event::kWake that arrived since the last call.
+  virtual void handle_event(std::uint32_t events) = 0;
+
+  // The framework asks the handler to finish what it has in hand and then close (server stop).
+  // Runs like handle_event(). The default closes at once.
+  virtual void handle_drain() { handle_close(); }
+
+  // The framework asks the handler to close now: it must remove itself from its HandleSet and
+  // release its handle. Runs like handle_event(). The default only removes the handler.
+  virtual void handle_close();
+
+  // The epoll events to wait for when the handle is (re)armed after processing. Read only by the
+  // processing thread and at registration.
+  [[nodiscard]] virtual std::uint32_t interest() const noexcept { return EPOLLIN; }
+
+  // Thread safe (hold a shared_ptr to the handler). Schedules the handler to run on a ThreadSet
+  // thread with `bits` added to its pending events; bits from several calls are merged.
+  void notify(std::uint32_t bits);
+
+  // The HandleSet this handler is registered with, or null before registration.
+  [[nodiscard]] HandleSet* handle_set() const noexcept { return handle_set_; }
+  // True while the calling thread is processing this handler.
+  [[nodiscard]] bool in_processing() const noexcept;
+
+ private:
+  friend class HandleSet;
+  friend class ThreadSet;
+  friend class Server;
+
+  // Set while the handler is queued or running: whoever sets it owns the duty to run the handler.
+  static constexpr std::uint32_t kScheduled = 1u << 31;
+  // How many rounds one thread runs a busy handler before giving other handlers a turn.
+  static constexpr int kMaxRounds = 16;
+
+  // Adds pending bits. True when the handler was idle, so the caller must queue it.
+  [[nodiscard]] bool mark_ready(std::uint32_t bits) noexcept {
+    return (state_.fetch_or(bits | kScheduled, std::memory_order_acq_rel) & kScheduled) == 0;
+  }
+  // Runs the pending events until none are left. True when the handler is still busy after
+  // kMaxRounds and must be queued again (it stays scheduled).
+  [[nodiscard]] bool run();
+
+  std::atomic<std::uint32_t> state_{0};
+  HandleSet* handle_set_ = nullptr;   // written once at registration
+  bool registered_ = false;           // guarded by the HandleSet's registry lock
+  std::uint32_t armed_interest_ = 0;  // what epoll watches now; owned by the processing thread
+};
+
+}  // namespace lf

@@ -1,0 +1,167 @@
+#include "lf/handle_set.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "lf/event_handler.h"
+
+namespace lf {
+
+namespace {
+constexpr int kMaxEventsPerWait = 256;
+
+[[noreturn]] void throw_errno(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+int epoll_control(int epoll_fd, int op, int fd, std::uint32_t bits, void* ptr) noexcept {
+  epoll_event ev{};
+  ev.events = bits;
+  ev.data.ptr = ptr;
+  return ::epoll_ctl(epoll_fd, op, fd, &ev);
+}
+}  // namespace
+
+HandleSet::HandleSet(Suspension suspension)
+    : suspension_(suspension),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+      wakeup_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      events_(kMaxEventsPerWait) {
+  if (!epoll_fd_) throw_errno("epoll_create1");
+  if (!wakeup_fd_) throw_errno("eventfd");
+  // The wakeup handle is the only one registered with a null pointer.
+  if (epoll_control(epoll_fd_.get(), EPOLL_CTL_ADD, wakeup_fd_.get(), EPOLLIN, nullptr) != 0) {
+    throw_errno("epoll_ctl(wakeup)");
+  }
+}
+
+HandleSet::~HandleSet() = default;
+
+std::uint32_t HandleSet::epoll_bits(std::uint32_t interest) const noexcept {
+  return interest | (suspension_ == Suspension::kOneShot ? EPOLLONESHOT : EPOLLET);
+}
+
+void HandleSet::register_handle(std::shared_ptr<EventHandler> handler) {
+  EventHandler* raw = handler.get();
+  const std::uint32_t interest = raw->interest();
+  std::lock_guard lock(registry_mutex_);
+  raw->handle_set_ = this;
+  raw->registered_ = true;
+  raw->armed_interest_ = interest;
+  // Publishes the fields above to the leader, whose first touch of a reported handler is an
+  // acquire on state_ (the kernel's ordering is invisible to ThreadSanitizer).
+  raw->state_.fetch_or(0, std::memory_order_release);
+  if (epoll_control(epoll_fd_.get(), EPOLL_CTL_ADD, raw->handle(), epoll_bits(interest), raw) !=
+      0) {
+    raw->registered_ = false;
+    throw_errno("epoll_ctl(ADD)");
+  }
+  registry_.emplace(raw, std::move(handler));
+}
+
+void HandleSet::remove_handle(EventHandler& handler) {
+  std::lock_guard lock(registry_mutex_);
+  const auto it = registry_.find(&handler);
+  if (it == registry_.end()) return;
+  epoll_control(epoll_fd_.get(), EPOLL_CTL_DEL, handler.handle(), 0, nullptr);
+  handler.registered_ = false;
+  removed_.push_back(std::move(it->second));
+  registry_.erase(it);
+}
+
+void HandleSet::resume_handle(EventHandler& handler) {
+  if (!handler.registered_) return;
+  const std::uint32_t interest = handler.interest();
+  if (suspension_ == Suspension::kEdgeTriggered && interest == handler.armed_interest_) return;
+  handler.armed_interest_ = interest;
+  epoll_control(epoll_fd_.get(), EPOLL_CTL_MOD, handler.handle(), epoll_bits(interest), &handler);
+}
+
+std::size_t HandleSet::wait_for_event(ReadyList& ready, int timeout_ms) {
+  {
+    // No pointer returned by an earlier epoll_wait is left unconverted, and handlers removed
+    // before this point cannot be returned by the epoll_wait below: free them now.
+    ReadyList doomed;
+    std::lock_guard lock(registry_mutex_);
+    doomed.swap(removed_);
+  }
+  const int n = ::epoll_wait(epoll_fd_.get(), events_.data(), static_cast<int>(events_.size()),
+                             timeout_ms);
+  if (n < 0) return 0;  // EINTR: the caller simply waits again
+  const std::size_t before = ready.size();
+  bool woken = false;
+  for (int i = 0; i < n; ++i) {
+    auto* handler = static_cast<EventHandler*>(events_[static_cast<std::size_t>(i)].data.ptr);
+    if (handler == nullptr) {
+      woken = true;
+    } else if (handler->mark_ready(events_[static_cast<std::size_t>(i)].events)) {
+      // Alive: it is registered, or in removed_, which only this thread frees.
+      ready.push_back(handler->shared_from_this());
+    }
+  }
+  if (woken) {
+    drain_wakeup();
+    std::lock_guard lock(posted_mutex_);
+    for (auto& handler : posted_) ready.push_back(std::move(handler));
+    posted_.clear();
+  }
+  return ready.size() - before;
+}
+
+void HandleSet::post(std::shared_ptr<EventHandler> handler) {
+  bool was_empty = false;
+  {
+    std::lock_guard lock(posted_mutex_);
+    was_empty = posted_.empty();
+    posted_.push_back(std::move(handler));
+  }
+  // A non-empty queue has a wakeup on its way already: the leader drains the queue after it
+  // consumes the eventfd, so one write serves every post until then.
+  if (was_empty) wakeup();
+}
+
+void HandleSet::wakeup() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto n = ::write(wakeup_fd_.get(), &one, sizeof one);
+}
+
+void HandleSet::drain_wakeup() noexcept {
+  std::uint64_t count = 0;
+  [[maybe_unused]] const auto n = ::read(wakeup_fd_.get(), &count, sizeof count);
+}
+
+std::size_t HandleSet::size() const {
+  std::lock_guard lock(registry_mutex_);
+  return registry_.size();
+}
+
+bool HandleSet::contains(const EventHandler& handler) const {
+  std::lock_guard lock(registry_mutex_);
+  return registry_.contains(&handler);
+}
+
+std::vector<std::shared_ptr<EventHandler>> HandleSet::handlers() const {
+  std::lock_guard lock(registry_mutex_);
+  std::vector<std::shared_ptr<EventHandler>> result;
+  result.reserve(registry_.size());
+  for (const auto& [raw, handler] : registry_) result.push_back(handler);
+  return result;
+}
+
+void HandleSet::release_pending() {
+  ReadyList posted;
+  ReadyList removed;
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted.swap(posted_);
+  }
+  {
+    std::lock_guard lock(registry_mutex_);
+    removed.swap(removed_);
+  }
+}
+
+}  // namespace lf

@@ -1,0 +1,194 @@
+#include "lf/stream_connection.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "lf/handle_set.h"
+
+namespace lf {
+
+void StreamConnection::open(Socket socket, HandleSet& handle_set) {
+  socket_ = std::move(socket);
+  local_ = InetAddress::local_of(socket_.fd());
+  peer_ = InetAddress::peer_of(socket_.fd());
+  connected_.store(true, std::memory_order_release);
+  handle_set.register_handle(shared_from_this());
+  // Runs on_connect() soon even if the peer stays silent.
+  notify(event::kWake);
+}
+
+void StreamConnection::send(std::string_view data) {
+  if (data.empty()) return;
+  bool was_empty = false;
+  {
+    std::lock_guard lock(output_mutex_);
+    if (output_closed_) return;
+    was_empty = output_.readable_bytes() == 0;
+    output_.append(data);
+  }
+  // Our own processing flushes before it returns; with output already pending, a flush (or
+  // EPOLLOUT) is on its way. Otherwise hand the write to a ThreadSet thread.
+  if (was_empty && !in_processing()) notify(event::kWake);
+}
+
+void StreamConnection::send(Buffer& data) {
+  send(data.view());
+  data.retrieve_all();
+}
+
+void StreamConnection::shutdown() {
+  shutdown_requested_.store(true, std::memory_order_release);
+  if (!in_processing()) notify(event::kWake);
+}
+
+void StreamConnection::force_close() {
+  if (in_processing()) {
+    close_now();
+  } else {
+    notify(event::kClose);
+  }
+}
+
+std::size_t StreamConnection::output_bytes() const {
+  std::lock_guard lock(output_mutex_);
+  return output_.readable_bytes();
+}
+
+std::uint32_t StreamConnection::interest() const noexcept {
+  if (closed_) return 0;
+  std::uint32_t bits = 0;
+  if (!reading_paused_ && !peer_closed_) bits |= EPOLLIN | EPOLLRDHUP;
+  if (want_write_) bits |= EPOLLOUT;
+  return bits;
+}
+
+void StreamConnection::handle_event(std::uint32_t events) {
+  if (closed_) return;  // a stale event, or work queued before the close
+  if (!started_) {
+    started_ = true;
+    on_connect();
+    if (closed_) return;
+  }
+  constexpr std::uint32_t kInputEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+  if ((events & kInputEvents) != 0 && !reading_paused_ && !peer_closed_) {
+    read_input();
+    if (closed_) return;
+  }
+  flush_output();
+  if (closed_) return;
+  apply_backpressure();
+  if (!want_write_) {
+    if (peer_closed_) {
+      close_now();  // the peer finished and has all our answers
+      return;
+    }
+    if (!write_shut_ && shutdown_requested_.load(std::memory_order_acquire)) {
+      socket_.shutdown_write();
+      write_shut_ = true;
+    }
+  } else if (reading_paused_ && (events & (EPOLLHUP | EPOLLERR)) != 0) {
+    close_now();  // nobody will ever read what we hold
+    return;
+  }
+  input_.release_if_empty(kIdleBufferLimit);
+}
+
+void StreamConnection::read_input() {
+  for (int i = 0; i < kMaxReadsPerRound; ++i) {
+    const std::size_t asked = input_.writable_bytes() + Buffer::kSpillSize;
+    int saved_errno = 0;
+    const ssize_t n = input_.read_fd(socket_.fd(), &saved_errno);
+    if (n > 0) {
+      on_message(input_);
+      if (closed_) return;
+      // A short read drained the socket: more data would raise a new event.
+      if (static_cast<std::size_t>(n) < asked) return;
+      flush_output();  // keep the output from piling up while a fast peer streams
+      if (closed_) return;
+      apply_backpressure();
+      if (reading_paused_) return;
+      continue;
+    }
+    if (n == 0) {
+      peer_closed_ = true;
+      return;
+    }
+    if (saved_errno == EINTR) continue;
+    if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK) return;
+    close_now();  // ECONNRESET and friends: the peer is gone, its unsent output with it
+    return;
+  }
+  // Still readable after a full round: come back after other handlers had their turn.
+  notify(event::kReadable);
+}
+
+void StreamConnection::flush_output() {
+  std::unique_lock lock(output_mutex_);
+  if (output_.readable_bytes() == 0) {
+    want_write_ = false;
+    output_.release_if_empty(kIdleBufferLimit);
+    return;
+  }
+  if (write_shut_) {
+    output_.retrieve_all();  // nowhere to send it
+    want_write_ = false;
+    return;
+  }
+  while (output_.readable_bytes() > 0) {
+    const ssize_t n =
+        ::send(socket_.fd(), output_.peek(), output_.readable_bytes(), MSG_NOSIGNAL);
+    if (n > 0) {
+      output_.retrieve(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    lock.unlock();
+    close_now();  // EPIPE, ECONNRESET: the peer is gone
+    return;
+  }
+  want_write_ = output_.readable_bytes() > 0;
+  if (!want_write_) output_.release_if_empty(kIdleBufferLimit);
+  lock.unlock();
+  if (!want_write_) on_write_complete();
+}
+
+void StreamConnection::apply_backpressure() {
+  const std::size_t pending = output_bytes();
+  if (!reading_paused_ && pending > high_water_mark_) {
+    reading_paused_ = true;
+    on_high_water_mark(pending);
+  } else if (reading_paused_ && pending <= high_water_mark_ / 2) {
+    reading_paused_ = false;
+    // Data may have arrived while we did not watch: look now rather than rely on an edge.
+    notify(event::kReadable);
+  }
+}
+
+void StreamConnection::handle_drain() {
+  shutdown_requested_.store(true, std::memory_order_release);
+  // Answer what has already arrived, then shut the write side once it is sent.
+  handle_event(event::kReadable);
+}
+
+void StreamConnection::handle_close() { close_now(); }
+
+void StreamConnection::close_now() {
+  if (closed_) return;
+  closed_ = true;
+  connected_.store(false, std::memory_order_release);
+  {
+    std::lock_guard lock(output_mutex_);
+    output_closed_ = true;
+    Buffer().swap(output_);
+  }
+  // Out of epoll before the fd number can be reused by another connection.
+  if (HandleSet* set = handle_set()) set->remove_handle(*this);
+  socket_.close();
+  Buffer().swap(input_);
+  want_write_ = false;
+  on_close();
+}
+
+}  // namespace lf

@@ -1,0 +1,104 @@
+// Public. StreamConnection: the ConcreteEventHandler base for TCP protocols. Subclass it and
+// override on_message() (and optionally the other on_* hooks); the hooks run on ThreadSet
+// threads, one at a time per connection. send(), shutdown() and force_close() are thread safe;
+// call them from other threads through a shared_ptr to the connection.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+
+#include "lf/buffer.h"
+#include "lf/event_handler.h"
+#include "lf/inet_address.h"
+#include "lf/socket.h"
+
+namespace lf {
+
+class StreamConnection : public EventHandler {
+ public:
+  // Above this much pending output the connection stops reading and on_high_water_mark() runs;
+  // it reads again once the output drains below half of it. So a peer that stops reading
+  // cannot make the server buffer without bound.
+  static constexpr std::size_t kDefaultHighWaterMark = 64 * 1024 * 1024;
+
+  StreamConnection() = default;
+  ~StreamConnection() override = default;
+
+  // Thread safe. Queues data for the peer; dropped once the connection is closed.
+  void send(std::string_view data);
+  // Thread safe. Sends and empties `data`.
+  void send(Buffer& data);
+  // Thread safe. Half-closes: the write side is shut once the pending output is sent; the
+  // connection closes when the peer closes its side.
+  void shutdown();
+  // Thread safe. Closes now, discarding unsent output.
+  void force_close();
+
+  // Thread safe.
+  [[nodiscard]] bool connected() const noexcept { return connected_.load(std::memory_order_acquire); }
+  [[nodiscard]] std::size_t output_bytes() const;
+  // Set before the connection is opened (e.g. in the constructor) or from its own hooks.
+  void set_high_water_mark(std::size_t bytes) noexcept { high_water_mark_ = bytes; }
+  [[nodiscard]] std::size_t high_water_mark() const noexcept { return high_water_mark_; }
+  // Valid once opened.
+  [[nodiscard]] const InetAddress& local_address() const noexcept { return local_; }
+  [[nodiscard]] const InetAddress& peer_address() const noexcept { return peer_; }
+
+  // Takes over a connected non-blocking socket and registers with `handle_set`; on_connect()
+  // then runs on a ThreadSet thread before any other hook. Called by Acceptor (or a Connector).
+  void open(Socket socket, HandleSet& handle_set);
+
+  // EventHandler
+  [[nodiscard]] int handle() const noexcept override { return socket_.fd(); }
+  void handle_event(std::uint32_t events) override;
+  void handle_drain() override;
+  void handle_close() override;
+  [[nodiscard]] std::uint32_t interest() const noexcept override;
+
+ protected:
+  virtual void on_connect() {}
+  // New bytes arrived; consume what you can from `input` and leave the rest for the next call.
+  virtual void on_message(Buffer& input) = 0;
+  // The connection is closed (the socket is gone); no hook runs after this one.
+  virtual void on_close() {}
+  // All queued output has been written to the socket.
+  virtual void on_write_complete() {}
+  // Pending output crossed the high-water mark; reading is paused until it drains.
+  virtual void on_high_water_mark(std::size_t pending_bytes) { (void)pending_bytes; }
+
+ private:
+  // Largest number of reads in one processing round before other work gets a turn.
+  static constexpr int kMaxReadsPerRound = 16;
+  // Buffers larger than this are released while the connection is idle.
+  static constexpr std::size_t kIdleBufferLimit = 64 * 1024;
+
+  void read_input();
+  void flush_output();
+  void apply_backpressure();
+  void close_now();
+
+  Socket socket_;
+  InetAddress local_;
+  InetAddress peer_;
+  std::size_t high_water_mark_ = kDefaultHighWaterMark;
+  std::atomic<bool> connected_{false};
+  std::atomic<bool> shutdown_requested_{false};
+
+  // Owned by the processing thread.
+  Buffer input_;
+  bool started_ = false;
+  bool closed_ = false;
+  bool peer_closed_ = false;     // read returned EOF
+  bool write_shut_ = false;      // our FIN is sent
+  bool reading_paused_ = false;  // output above the high-water mark
+  bool want_write_ = false;      // output left after EAGAIN: watch EPOLLOUT
+
+  mutable std::mutex output_mutex_;
+  Buffer output_;              // guarded by output_mutex_
+  bool output_closed_ = false; // guarded by output_mutex_
+};
+
+}  // namespace lf

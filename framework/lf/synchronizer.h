@@ -1,0 +1,63 @@
+// Internal (used by ThreadSet). Synchronizer: the leader token, the LIFO stack of followers and
+// the ready list of events fetched but not yet processed. At most one thread holds the token.
+// Thread safe.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace lf {
+
+class EventHandler;
+
+class Synchronizer {
+ public:
+  // One per thread; it must outlive every call that names it.
+  struct Follower {
+    std::atomic<std::uint32_t> signal{0};
+  };
+
+  // spin: how many times a new follower polls its signal before it sleeps on it. Waking a
+  // sleeping thread costs tens of microseconds on a virtual CPU; a spinning one, well under one.
+  explicit Synchronizer(int spin = 0) noexcept : spin_(spin) {}
+
+  // Blocks until the calling thread holds the leader token: at once if nobody holds it, else as
+  // a follower until promote_new_leader() picks it. False once stop() was called.
+  [[nodiscard]] bool join(Follower& self);
+
+  // Leader: passes the token directly to the most recent follower (the warmest cache), waking
+  // only that one; with no follower waiting, leaves the token free. True if it promoted one.
+  bool promote_new_leader();
+
+  // Leader: the next event of the batch already fetched, or null (then wait on the HandleSet).
+  [[nodiscard]] std::shared_ptr<EventHandler> take_ready();
+  // Leader: keeps a freshly fetched batch and returns its first event (null if it was empty).
+  [[nodiscard]] std::shared_ptr<EventHandler> add_ready_and_take(
+      std::vector<std::shared_ptr<EventHandler>>& batch);
+
+  // Wakes every follower with "stop"; join() returns false from now on.
+  void stop();
+  [[nodiscard]] bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+  [[nodiscard]] std::size_t followers() const;
+  [[nodiscard]] std::size_t ready() const;
+  // Drops the events left in the ready list (after the threads have stopped).
+  void clear_ready();
+
+ private:
+  enum : std::uint32_t { kWaiting = 0, kLeader = 1, kStop = 2 };
+
+  const int spin_;
+  mutable std::mutex mutex_;
+  bool leader_ = false;
+  std::vector<Follower*> followers_;  // a stack: back() is the most recent
+  std::deque<std::shared_ptr<EventHandler>> ready_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace lf

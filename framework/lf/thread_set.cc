@@ -1,0 +1,132 @@
+#include "lf/thread_set.h"
+
+#include "lf/event_handler.h"
+#include "lf/handle_set.h"
+
+namespace lf {
+
+namespace {
+thread_local const ThreadSet* t_thread_set = nullptr;
+
+template <typename T>
+void raise_to(std::atomic<T>& max, T value) noexcept {
+  T seen = max.load(std::memory_order_relaxed);
+  while (seen < value && !max.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  }
+}
+
+void bump(std::atomic<std::uint64_t>& counter) noexcept {
+  // Only the owning thread writes its counters: a plain load + store avoids a locked instruction.
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+}  // namespace
+
+const char* to_string(ThreadState state) noexcept {
+  switch (state) {
+    case ThreadState::kNotStarted: return "not-started";
+    case ThreadState::kLeader: return "leader";
+    case ThreadState::kProcessing: return "processing";
+    case ThreadState::kFollower: return "follower";
+    case ThreadState::kStopped: return "stopped";
+  }
+  return "?";
+}
+
+ThreadSet::ThreadSet(HandleSet& handle_set, ThreadSetOptions options)
+    : handle_set_(handle_set), synchronizer_(options.follower_spin) {
+  std::size_t n = options.threads;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  slots_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>());
+}
+
+ThreadSet::~ThreadSet() {
+  stop();
+  join();
+}
+
+void ThreadSet::start() {
+  std::lock_guard lock(join_mutex_);
+  if (started_) return;
+  started_ = true;
+  for (auto& slot : slots_) {
+    slot->thread = std::thread([this, s = slot.get()] { thread_main(*s); });
+  }
+}
+
+void ThreadSet::stop() {
+  synchronizer_.stop();
+  handle_set_.wakeup();  // the leader may be blocked in epoll_wait
+}
+
+void ThreadSet::join() {
+  std::lock_guard lock(join_mutex_);
+  for (auto& slot : slots_) {
+    if (slot->thread.joinable()) slot->thread.join();
+  }
+  synchronizer_.clear_ready();
+}
+
+bool ThreadSet::contains_this_thread() const noexcept { return t_thread_set == this; }
+
+// As leader: returns the next event to process, from the ready list or from the HandleSet;
+// null when the ThreadSet stops.
+std::shared_ptr<EventHandler> ThreadSet::lead(Slot& slot) {
+  slot.state.store(ThreadState::kLeader, std::memory_order_relaxed);
+  if (auto handler = synchronizer_.take_ready()) return handler;
+  HandleSet::ReadyList batch;
+  while (!synchronizer_.stopping()) {
+    raise_to(max_waiters_, waiting_.fetch_add(1, std::memory_order_relaxed) + 1);
+    handle_set_.wait_for_event(batch, -1);
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
+    bump(slot.waits);
+    if (auto handler = synchronizer_.add_ready_and_take(batch)) return handler;
+  }
+  return nullptr;
+}
+
+void ThreadSet::thread_main(Slot& slot) {
+  t_thread_set = this;
+  slot.state.store(ThreadState::kFollower, std::memory_order_relaxed);
+  bool leader = synchronizer_.join(slot.follower);
+  while (leader) {
+    auto handler = lead(slot);
+    if (!handler) break;
+    if (synchronizer_.promote_new_leader()) bump(slot.promotions);
+
+    slot.state.store(ThreadState::kProcessing, std::memory_order_relaxed);
+    if (processing_.fetch_add(1, std::memory_order_relaxed) + 1 == slots_.size()) {
+      stalls_.fetch_add(1, std::memory_order_relaxed);
+    }
+    bump(slot.dispatched);
+    // A handler still busy after its rounds goes to the back of the queue (fairness).
+    if (handler->run()) handle_set_.post(std::move(handler));
+    handler.reset();  // may free it: do so before counting ourselves idle
+    processing_.fetch_sub(1, std::memory_order_relaxed);
+
+    slot.state.store(ThreadState::kFollower, std::memory_order_relaxed);
+    leader = synchronizer_.join(slot.follower);
+  }
+  slot.state.store(ThreadState::kStopped, std::memory_order_relaxed);
+}
+
+std::vector<ThreadState> ThreadSet::states() const {
+  std::vector<ThreadState> result;
+  result.reserve(slots_.size());
+  for (const auto& slot : slots_) result.push_back(slot->state.load(std::memory_order_relaxed));
+  return result;
+}
+
+ThreadSetStats ThreadSet::stats() const {
+  ThreadSetStats stats;
+  for (const auto& slot : slots_) {
+    stats.dispatched += slot->dispatched.load(std::memory_order_relaxed);
+    stats.waits += slot->waits.load(std::memory_order_relaxed);
+    stats.promotions += slot->promotions.load(std::memory_order_relaxed);
+  }
+  stats.stalls = stalls_.load(std::memory_order_relaxed);
+  stats.max_concurrent_waiters = max_waiters_.load(std::memory_order_relaxed);
+  return stats;
+}
+
+}  // namespace lf
