@@ -326,26 +326,14 @@ TEST(BufferTest, PrependEveryIntWidth) {
 
 TEST(BufferTest, IntsRoundTripAtEveryWidth) {
   Buffer buf;
-  const std::int8_t i8[] = {0, 1, -1, std::numeric_limits<std::int8_t>::min(),
-                            std::numeric_limits<std::int8_t>::max()};
-  const std::int16_t i16[] = {0,
-                              1,
-                              -1,
-                              0x1234,
-                              std::numeric_limits<std::int16_t>::min(),
-                              std::numeric_limits<std::int16_t>::max()};
-  const std::int32_t i32[] = {0,
-                              1,
-                              -1,
-                              0x12345678,
-                              std::numeric_limits<std::int32_t>::min(),
-                              std::numeric_limits<std::int32_t>::max()};
-  const std::int64_t i64[] = {0,
-                              1,
-                              -1,
-                              0x123456789abcdef0,
-                              std::numeric_limits<std::int64_t>::min(),
-                              std::numeric_limits<std::int64_t>::max()};
+  using I8 = std::numeric_limits<std::int8_t>;
+  using I16 = std::numeric_limits<std::int16_t>;
+  using I32 = std::numeric_limits<std::int32_t>;
+  using I64 = std::numeric_limits<std::int64_t>;
+  const std::int8_t i8[] = {0, 1, -1, I8::min(), I8::max()};
+  const std::int16_t i16[] = {0, 1, -1, 0x1234, I16::min(), I16::max()};
+  const std::int32_t i32[] = {0, 1, -1, 0x12345678, I32::min(), I32::max()};
+  const std::int64_t i64[] = {0, 1, -1, 0x123456789abcdef0, I64::min(), I64::max()};
   for (auto x : i8) buf.append_int8(x);
   for (auto x : i16) buf.append_int16(x);
   for (auto x : i32) buf.append_int32(x);
@@ -622,7 +610,7 @@ TEST_F(BufferReadFdTest, LargeReadsThroughSpillAreaPreserveEveryByte) {
   const timeval timeout{10, 0};
   ASSERT_EQ(::setsockopt(reader(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout), 0);
 
-  constexpr size_t kTotal = 200 * 1024;
+  constexpr size_t kTotal = size_t{200} * 1024;
   const std::string expected = make_pattern(kTotal);
   bool write_ok = false;
   std::thread writer_thread([&] { write_ok = write_all(writer(), expected); });

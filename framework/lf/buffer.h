@@ -100,10 +100,10 @@ class Buffer {
   [[nodiscard]] std::int64_t peek_int64() const;
 
   // peek_intN() followed by retrieve(sizeof(result)).
-  std::int8_t read_int8();
-  std::int16_t read_int16();
-  std::int32_t read_int32();
-  std::int64_t read_int64();
+  [[nodiscard]] std::int8_t read_int8();
+  [[nodiscard]] std::int16_t read_int16();
+  [[nodiscard]] std::int32_t read_int32();
+  [[nodiscard]] std::int64_t read_int64();
 
   void prepend_int8(std::int8_t x);
   void prepend_int16(std::int16_t x);
@@ -123,7 +123,7 @@ class Buffer {
   // writable_bytes() + kSpillSize bytes without growing the buffer first, and a buffer that
   // stays small for small messages still drains a burst quickly. Returns what readv(2)
   // returns; on error stores errno in *saved_errno (if saved_errno is not null).
-  ssize_t read_fd(int fd, int* saved_errno);
+  [[nodiscard]] ssize_t read_fd(int fd, int* saved_errno);
 
   void swap(Buffer& other) noexcept;
   friend void swap(Buffer& a, Buffer& b) noexcept { a.swap(b); }

@@ -1,0 +1,321 @@
+// The Leader/Followers invariants, checked on a bare HandleSet + ThreadSet under load:
+// never two threads in wait_for_event, never two threads in one handler, every event processed
+// exactly once, no lost notification, LIFO promotion, and a clean stop.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "lf/event_handler.h"
+#include "lf/handle_set.h"
+#include "lf/synchronizer.h"
+#include "lf/thread_set.h"
+#include "lf/unique_fd.h"
+
+namespace lf {
+namespace {
+
+using namespace std::chrono_literals;
+
+template <typename Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds timeout = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// Reads 4-byte sequence numbers from one end of a socketpair and checks that they arrive in
+// order, each once. Records any moment two threads are inside it.
+class SequenceHandler : public EventHandler {
+ public:
+  explicit SequenceHandler(int fd) : fd_(fd) { ::fcntl(fd, F_SETFL, O_NONBLOCK); }
+
+  int handle() const noexcept override { return fd_.get(); }
+
+  void handle_event(std::uint32_t /*events*/) override {
+    if (inside_.fetch_add(1) != 0) overlaps_.fetch_add(1);
+    for (;;) {
+      char chunk[4096];
+      const ssize_t n = ::read(fd_.get(), chunk, sizeof chunk);
+      if (n <= 0) break;
+      for (ssize_t i = 0; i < n; ++i) {
+        partial_[partial_size_++] = chunk[i];
+        if (partial_size_ < 4) continue;
+        partial_size_ = 0;
+        std::uint32_t value = 0;
+        std::memcpy(&value, partial_, 4);
+        if (value != next_) out_of_order_.fetch_add(1);
+        next_ = value + 1;
+        received_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    inside_.fetch_sub(1);
+  }
+
+  void handle_close() override {
+    handle_set()->remove_handle(*this);
+    fd_.reset();
+  }
+
+  std::atomic<std::uint64_t> received_{0};
+  std::atomic<int> overlaps_{0};
+  std::atomic<int> out_of_order_{0};
+
+ private:
+  UniqueFd fd_;
+  std::atomic<int> inside_{0};
+  char partial_[4] = {};
+  int partial_size_ = 0;
+  std::uint32_t next_ = 0;
+};
+
+class PatternTest : public ::testing::TestWithParam<Suspension> {};
+
+TEST_P(PatternTest, EveryEventProcessedOnceByOneThreadWithOneLeader) {
+  constexpr int kPairs = 32;
+  constexpr int kWriters = 4;
+  constexpr std::uint32_t kValuesPerPair = 3000;
+
+  HandleSet handle_set(GetParam());
+  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 4});
+  std::vector<std::shared_ptr<SequenceHandler>> handlers;
+  std::vector<UniqueFd> writer_ends;
+  for (int i = 0; i < kPairs; ++i) {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    handlers.push_back(std::make_shared<SequenceHandler>(fds[0]));
+    writer_ends.emplace_back(fds[1]);
+    handle_set.register_handle(handlers.back());
+  }
+  threads.start();
+
+  // Each writer owns kPairs / kWriters pairs and sends small, unevenly sized bursts to them in
+  // turn, so that many handlers are ready at once and batches hold several events.
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      std::vector<std::uint32_t> next(kPairs, 0);
+      bool more = true;
+      while (more) {
+        more = false;
+        for (int p = w; p < kPairs; p += kWriters) {
+          const std::uint32_t burst = 1 + (next[p] % 7);
+          std::uint32_t values[8];
+          std::uint32_t count = 0;
+          while (count < burst && next[p] < kValuesPerPair) values[count++] = next[p]++;
+          if (count == 0) continue;
+          more = true;
+          const ssize_t n = ::write(writer_ends[p].get(), values, count * sizeof values[0]);
+          ASSERT_EQ(n, static_cast<ssize_t>(count * sizeof values[0]));
+        }
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+
+  const std::uint64_t expected = std::uint64_t{kPairs} * kValuesPerPair;
+  const auto total = [&] {
+    std::uint64_t sum = 0;
+    for (const auto& h : handlers) sum += h->received_.load();
+    return sum;
+  };
+  EXPECT_TRUE(eventually([&] { return total() == expected; })) << total() << " of " << expected;
+
+  threads.stop();
+  threads.join();
+  EXPECT_EQ(total(), expected);
+  for (const auto& h : handlers) {
+    EXPECT_EQ(h->overlaps_.load(), 0) << "two threads processed one handler at once";
+    EXPECT_EQ(h->out_of_order_.load(), 0) << "an event was lost, repeated or reordered";
+  }
+  const ThreadSetStats stats = threads.stats();
+  EXPECT_EQ(stats.max_concurrent_waiters, 1u) << "more than one thread waited on the HandleSet";
+  EXPECT_GT(stats.dispatched, 0u);
+  EXPECT_GT(stats.promotions, 0u);
+  for (const ThreadState state : threads.states()) EXPECT_EQ(state, ThreadState::kStopped);
+  for (const auto& h : handlers) h->handle_close();
+}
+
+// Counts runs and remembers the highest ticket it saw: every notify() must be followed by a
+// run that sees it (merging several notifications into one run is allowed).
+class WakeHandler : public EventHandler {
+ public:
+  WakeHandler() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  int handle() const noexcept override { return fd_.get(); }
+  void handle_event(std::uint32_t events) override {
+    if (inside_.fetch_add(1) != 0) overlaps_.fetch_add(1);
+    if ((events & event::kWake) != 0) seen_.store(tickets_.load());
+    runs_.fetch_add(1);
+    inside_.fetch_sub(1);
+  }
+  std::atomic<std::uint64_t> tickets_{0};
+  std::atomic<std::uint64_t> seen_{0};
+  std::atomic<std::uint64_t> runs_{0};
+  std::atomic<int> overlaps_{0};
+
+ private:
+  UniqueFd fd_;
+  std::atomic<int> inside_{0};
+};
+
+TEST_P(PatternTest, NotifyFromManyThreadsIsNeverLost) {
+  HandleSet handle_set(GetParam());
+  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 3});
+  auto handler = std::make_shared<WakeHandler>();
+  handle_set.register_handle(handler);
+  threads.start();
+
+  constexpr int kPosters = 4;
+  constexpr int kPerPoster = 5000;
+  std::vector<std::thread> posters;
+  for (int p = 0; p < kPosters; ++p) {
+    posters.emplace_back([&] {
+      for (int i = 0; i < kPerPoster; ++i) {
+        handler->tickets_.fetch_add(1);
+        handler->notify(event::kWake);
+      }
+    });
+  }
+  for (auto& poster : posters) poster.join();
+  constexpr std::uint64_t kTotal = kPosters * kPerPoster;
+  EXPECT_TRUE(eventually([&] { return handler->seen_.load() == kTotal; }))
+      << "last notification never ran: saw " << handler->seen_.load();
+  EXPECT_LE(handler->runs_.load(), kTotal);
+  EXPECT_EQ(handler->overlaps_.load(), 0);
+  threads.stop();
+  threads.join();
+  handle_set.remove_handle(*handler);
+}
+
+INSTANTIATE_TEST_SUITE_P(Suspension, PatternTest,
+                         ::testing::Values(Suspension::kOneShot, Suspension::kEdgeTriggered),
+                         [](const auto& info) {
+                           return info.param == Suspension::kOneShot ? "OneShot" : "EdgeTriggered";
+                         });
+
+TEST(SynchronizerTest, FirstJoinLeadsAndFollowersArePromotedLastInFirstOut) {
+  Synchronizer sync;
+  Synchronizer::Follower leader_slot;
+  ASSERT_TRUE(sync.join(leader_slot));  // nobody leads: the caller becomes leader at once
+
+  constexpr int kFollowers = 3;
+  std::vector<Synchronizer::Follower> slots(kFollowers);
+  std::vector<int> promoted_order;
+  std::mutex order_mutex;
+  std::vector<std::thread> followers;
+  for (int i = 0; i < kFollowers; ++i) {
+    followers.emplace_back([&, i] {
+      if (sync.join(slots[i])) {
+        std::lock_guard lock(order_mutex);
+        promoted_order.push_back(i);
+      }
+    });
+    // Join one at a time so the stack order is known.
+    ASSERT_TRUE(eventually([&] { return sync.followers() == static_cast<std::size_t>(i + 1); }));
+  }
+  for (int i = 0; i < kFollowers; ++i) {
+    ASSERT_TRUE(sync.promote_new_leader());
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard lock(order_mutex);
+      return promoted_order.size() == static_cast<std::size_t>(i + 1);
+    }));
+  }
+  EXPECT_FALSE(sync.promote_new_leader());  // nobody left: the token becomes free
+  for (auto& t : followers) t.join();
+  EXPECT_EQ(promoted_order, (std::vector<int>{2, 1, 0}));
+  // The token is free: the next join leads at once.
+  EXPECT_TRUE(sync.join(leader_slot));
+}
+
+TEST(SynchronizerTest, StopReleasesEveryFollower) {
+  Synchronizer sync(/*spin=*/100);
+  Synchronizer::Follower leader_slot;
+  ASSERT_TRUE(sync.join(leader_slot));
+  std::vector<Synchronizer::Follower> slots(4);
+  std::atomic<int> released{0};
+  std::vector<std::thread> followers;
+  for (auto& slot : slots) {
+    followers.emplace_back([&] {
+      EXPECT_FALSE(sync.join(slot));
+      released.fetch_add(1);
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return sync.followers() == slots.size(); }));
+  sync.stop();
+  for (auto& t : followers) t.join();
+  EXPECT_EQ(released.load(), 4);
+  EXPECT_FALSE(sync.join(leader_slot));
+}
+
+// A handler that blocks until released: with every thread inside one, nobody leads.
+class BlockingHandler : public WakeHandler {
+ public:
+  void handle_event(std::uint32_t events) override {
+    entered_.fetch_add(1);
+    while (!release_.load()) std::this_thread::sleep_for(1ms);
+    WakeHandler::handle_event(events);
+  }
+  std::atomic<int> entered_{0};
+  std::atomic<bool> release_{false};
+};
+
+TEST(ThreadSetTest, CountsStallsWhenEveryThreadIsBusy) {
+  HandleSet handle_set;
+  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 2});
+  auto a = std::make_shared<BlockingHandler>();
+  auto b = std::make_shared<BlockingHandler>();
+  handle_set.register_handle(a);
+  handle_set.register_handle(b);
+  threads.start();
+  a->notify(event::kWake);
+  b->notify(event::kWake);
+  ASSERT_TRUE(eventually([&] { return a->entered_.load() == 1 && b->entered_.load() == 1; }));
+  const auto states = threads.states();
+  EXPECT_EQ(std::count(states.begin(), states.end(), ThreadState::kProcessing), 2);
+  EXPECT_GE(threads.stats().stalls, 1u);
+  a->release_ = true;
+  b->release_ = true;
+  threads.stop();
+  threads.join();
+  handle_set.remove_handle(*a);
+  handle_set.remove_handle(*b);
+}
+
+TEST(ThreadSetTest, StopFromInsideAHandlerJoinsEveryThread) {
+  HandleSet handle_set;
+  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 4});
+  class Stopper : public WakeHandler {
+   public:
+    explicit Stopper(ThreadSet& set) : set_(set) {}
+    void handle_event(std::uint32_t) override { set_.stop(); }
+    ThreadSet& set_;
+  };
+  auto stopper = std::make_shared<Stopper>(threads);
+  handle_set.register_handle(stopper);
+  threads.start();
+  ASSERT_TRUE(eventually([&] {
+    const auto s = threads.states();
+    return std::count(s.begin(), s.end(), ThreadState::kNotStarted) == 0;
+  }));
+  stopper->notify(event::kWake);
+  threads.join();  // returns only when every thread has left
+  for (const ThreadState state : threads.states()) EXPECT_EQ(state, ThreadState::kStopped);
+  handle_set.remove_handle(*stopper);
+}
+
+}  // namespace
+}  // namespace lf
