@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "lf/handle_set.h"
+#include "lf/metrics.h"
 #include "lf/stream_connection.h"
 
 namespace lf {
@@ -28,7 +29,7 @@ void Acceptor::handle_event(std::uint32_t /*events*/) {
     if (!connection.valid()) {
       const int error = errno;
       if (error == EINTR || error == ECONNABORTED || error == EPROTO) continue;
-      if (error == EMFILE || error == ENFILE) reject_one();
+      if ((error == EMFILE || error == ENFILE) && reject_one()) continue;
       return;  // EAGAIN: drained; anything else: retried when reported again
     }
     accepted_.fetch_add(1, std::memory_order_relaxed);
@@ -38,16 +39,24 @@ void Acceptor::handle_event(std::uint32_t /*events*/) {
     } catch (const std::exception&) {
       // Out of memory or epoll space: this connection is dropped, the server keeps serving.
       rejected_.fetch_add(1, std::memory_order_relaxed);
+      metrics::add(metrics::Counter::kConnectionsRejected);
     }
   }
+  // More may be pending; with edge-triggered epoll no new event would say so.
+  notify(event::kReadable);
 }
 
-void Acceptor::reject_one() noexcept {
+bool Acceptor::reject_one() noexcept {
   spare_fd_.reset();
   Socket victim = socket_.accept(nullptr);
-  if (victim.valid()) rejected_.fetch_add(1, std::memory_order_relaxed);
+  const bool rejected = victim.valid();
+  if (rejected) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    metrics::add(metrics::Counter::kConnectionsRejected);
+  }
   victim.close();
   spare_fd_ = open_spare();
+  return rejected;
 }
 
 void Acceptor::handle_close() {

@@ -40,7 +40,8 @@ class Acceptor : public EventHandler {
 
   // Out of descriptors: free the spare, accept and close one pending connection, take the spare
   // back. Without it the pending connection stays in the queue and epoll reports it forever.
-  void reject_one() noexcept;
+  // False when nothing was pending (or the spare is gone).
+  bool reject_one() noexcept;
 
   Socket socket_;
   InetAddress address_;

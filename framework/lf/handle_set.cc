@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "lf/event_handler.h"
+#include "lf/metrics.h"
 
 namespace lf {
 
@@ -112,6 +113,7 @@ std::size_t HandleSet::wait_for_event(ReadyList& ready, int timeout_ms) {
 }
 
 void HandleSet::post(std::shared_ptr<EventHandler> handler) {
+  metrics::add(metrics::Counter::kHandOffs);
   bool was_empty = false;
   {
     std::lock_guard lock(posted_mutex_);

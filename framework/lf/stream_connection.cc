@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "lf/handle_set.h"
+#include "lf/metrics.h"
 
 namespace lf {
 
@@ -14,6 +15,7 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set) {
   peer_ = InetAddress::peer_of(socket_.fd());
   connected_.store(true, std::memory_order_release);
   handle_set.register_handle(shared_from_this());
+  metrics::add(metrics::Counter::kConnectionsOpened);
   // Runs on_connect() soon even if the peer stays silent.
   notify(event::kWake);
 }
@@ -100,6 +102,7 @@ void StreamConnection::read_input() {
     int saved_errno = 0;
     const ssize_t n = input_.read_fd(socket_.fd(), &saved_errno);
     if (n > 0) {
+      metrics::add(metrics::Counter::kBytesIn, static_cast<std::uint64_t>(n));
       on_message(input_);
       if (closed_) return;
       // A short read drained the socket: more data would raise a new event.
@@ -135,11 +138,13 @@ void StreamConnection::flush_output() {
     want_write_ = false;
     return;
   }
+  std::size_t written = 0;
   while (output_.readable_bytes() > 0) {
     const ssize_t n =
         ::send(socket_.fd(), output_.peek(), output_.readable_bytes(), MSG_NOSIGNAL);
     if (n > 0) {
       output_.retrieve(static_cast<std::size_t>(n));
+      written += static_cast<std::size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -151,6 +156,7 @@ void StreamConnection::flush_output() {
   want_write_ = output_.readable_bytes() > 0;
   if (!want_write_) output_.release_if_empty(kIdleBufferLimit);
   lock.unlock();
+  metrics::add(metrics::Counter::kBytesOut, written);
   if (!want_write_) on_write_complete();
 }
 
@@ -188,6 +194,7 @@ void StreamConnection::close_now() {
   socket_.close();
   Buffer().swap(input_);
   want_write_ = false;
+  metrics::add(metrics::Counter::kConnectionsClosed);
   on_close();
 }
 

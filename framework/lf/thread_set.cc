@@ -1,7 +1,10 @@
 #include "lf/thread_set.h"
 
+#include <chrono>
+
 #include "lf/event_handler.h"
 #include "lf/handle_set.h"
+#include "lf/metrics.h"
 
 namespace lf {
 
@@ -19,6 +22,33 @@ void bump(std::atomic<std::uint64_t>& counter) noexcept {
   // Only the owning thread writes its counters: a plain load + store avoids a locked instruction.
   counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
+
+// Publishes a thread's state and charges the time spent in the previous one to its role.
+class StateClock {
+ public:
+  explicit StateClock(std::atomic<ThreadState>& state) noexcept : state_(state) {}
+  ~StateClock() { enter(ThreadState::kStopped); }
+  StateClock(const StateClock&) = delete;
+  StateClock& operator=(const StateClock&) = delete;
+
+  void enter(ThreadState next) noexcept {
+    const auto now = std::chrono::steady_clock::now();
+    const auto spent = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - since_).count());
+    switch (state_.load(std::memory_order_relaxed)) {
+      case ThreadState::kLeader: metrics::add_time(metrics::Role::kLeading, spent); break;
+      case ThreadState::kProcessing: metrics::add_time(metrics::Role::kProcessing, spent); break;
+      case ThreadState::kFollower: metrics::add_time(metrics::Role::kFollowing, spent); break;
+      default: break;
+    }
+    since_ = now;
+    state_.store(next, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<ThreadState>& state_;
+  std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
+};
 }  // namespace
 
 const char* to_string(ThreadState state) noexcept {
@@ -72,7 +102,6 @@ bool ThreadSet::contains_this_thread() const noexcept { return t_thread_set == t
 // As leader: returns the next event to process, from the ready list or from the HandleSet;
 // null when the ThreadSet stops.
 std::shared_ptr<EventHandler> ThreadSet::lead(Slot& slot) {
-  slot.state.store(ThreadState::kLeader, std::memory_order_relaxed);
   if (auto handler = synchronizer_.take_ready()) return handler;
   HandleSet::ReadyList batch;
   while (!synchronizer_.stopping()) {
@@ -87,27 +116,33 @@ std::shared_ptr<EventHandler> ThreadSet::lead(Slot& slot) {
 
 void ThreadSet::thread_main(Slot& slot) {
   t_thread_set = this;
-  slot.state.store(ThreadState::kFollower, std::memory_order_relaxed);
+  StateClock clock(slot.state);
+  clock.enter(ThreadState::kFollower);
   bool leader = synchronizer_.join(slot.follower);
   while (leader) {
+    clock.enter(ThreadState::kLeader);
     auto handler = lead(slot);
     if (!handler) break;
-    if (synchronizer_.promote_new_leader()) bump(slot.promotions);
+    if (synchronizer_.promote_new_leader()) {
+      bump(slot.promotions);
+      metrics::add(metrics::Counter::kPromotions);
+    }
 
-    slot.state.store(ThreadState::kProcessing, std::memory_order_relaxed);
+    clock.enter(ThreadState::kProcessing);
     if (processing_.fetch_add(1, std::memory_order_relaxed) + 1 == slots_.size()) {
       stalls_.fetch_add(1, std::memory_order_relaxed);
+      metrics::add(metrics::Counter::kStalls);
     }
     bump(slot.dispatched);
+    metrics::add(metrics::Counter::kEventsDispatched);
     // A handler still busy after its rounds goes to the back of the queue (fairness).
     if (handler->run()) handle_set_.post(std::move(handler));
     handler.reset();  // may free it: do so before counting ourselves idle
     processing_.fetch_sub(1, std::memory_order_relaxed);
 
-    slot.state.store(ThreadState::kFollower, std::memory_order_relaxed);
+    clock.enter(ThreadState::kFollower);
     leader = synchronizer_.join(slot.follower);
   }
-  slot.state.store(ThreadState::kStopped, std::memory_order_relaxed);
 }
 
 std::vector<ThreadState> ThreadSet::states() const {

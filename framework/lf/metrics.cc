@@ -1,0 +1,135 @@
+#include "lf/metrics.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+namespace lf::metrics {
+
+namespace {
+
+constexpr std::size_t kCounters = static_cast<std::size_t>(Counter::kCount);
+constexpr std::size_t kRoles = static_cast<std::size_t>(Role::kCount);
+
+// One thread's counters. Only the owner writes (load + store, no locked add); readers may load
+// at any time, so the fields are atomics with relaxed ordering.
+struct alignas(64) ThreadCounters {
+  std::array<std::atomic<std::uint64_t>, kCounters> counters{};
+  std::array<std::atomic<std::uint64_t>, kRoles> role_ns{};
+};
+
+// All live threads' counters, plus the totals of threads that have exited.
+class Registry {
+ public:
+  void attach(ThreadCounters* counters) {
+    std::lock_guard lock(mutex_);
+    live_.push_back(counters);
+  }
+  void detach(ThreadCounters* counters) {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < kCounters; ++i) retired_.counters[i] += counters->counters[i].load();
+    for (std::size_t i = 0; i < kRoles; ++i) retired_.role_ns[i] += counters->role_ns[i].load();
+    std::erase(live_, counters);
+  }
+  Snapshot sum() {
+    std::lock_guard lock(mutex_);
+    Snapshot total = retired_;
+    for (const ThreadCounters* t : live_) {
+      for (std::size_t i = 0; i < kCounters; ++i) {
+        total.counters[i] += t->counters[i].load(std::memory_order_relaxed);
+      }
+      for (std::size_t i = 0; i < kRoles; ++i) {
+        total.role_ns[i] += t->role_ns[i].load(std::memory_order_relaxed);
+      }
+    }
+    return total;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<ThreadCounters*> live_;
+  Snapshot retired_;
+};
+
+Registry& registry() {
+  // Leaked on purpose: threads may exit (and detach) during static destruction.
+  static Registry* instance = new Registry;
+  return *instance;
+}
+
+struct ThreadSlot {
+  ThreadSlot() { registry().attach(&counters); }
+  ~ThreadSlot() { registry().detach(&counters); }
+  ThreadCounters counters;
+};
+
+ThreadCounters& mine() {
+  thread_local ThreadSlot slot;
+  return slot.counters;
+}
+
+void bump(std::atomic<std::uint64_t>& value, std::uint64_t n) noexcept {
+  value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void add(Counter counter, std::uint64_t n) noexcept {
+  bump(mine().counters[static_cast<std::size_t>(counter)], n);
+}
+
+void add_time(Role role, std::uint64_t nanoseconds) noexcept {
+  bump(mine().role_ns[static_cast<std::size_t>(role)], nanoseconds);
+}
+
+Snapshot snapshot() { return registry().sum(); }
+
+std::vector<Sample> Snapshot::samples() const {
+  const auto value = [this](Counter c) { return static_cast<double>(get(c)); };
+  const auto seconds = [this](Role r) {
+    return static_cast<double>(role_ns[static_cast<std::size_t>(r)]) / 1e9;
+  };
+  return {
+      {"lf_connections_open", "Connections open now", "gauge",
+       static_cast<double>(connections_open())},
+      {"lf_connections_total", "Connections accepted or connected", "counter",
+       value(Counter::kConnectionsOpened)},
+      {"lf_connections_rejected_total", "Connections closed at once (no descriptors, over limit)",
+       "counter", value(Counter::kConnectionsRejected)},
+      {"lf_idle_timeouts_total", "Connections closed by the idle timeout", "counter",
+       value(Counter::kIdleTimeouts)},
+      {"lf_bytes_in_total", "Bytes read from connections", "counter", value(Counter::kBytesIn)},
+      {"lf_bytes_out_total", "Bytes written to connections", "counter",
+       value(Counter::kBytesOut)},
+      {"lf_events_dispatched_total", "Handler runs on ThreadSet threads", "counter",
+       value(Counter::kEventsDispatched)},
+      {"lf_leader_promotions_total", "Leader token handed to a follower", "counter",
+       value(Counter::kPromotions)},
+      {"lf_hand_offs_total", "Handlers queued for another thread", "counter",
+       value(Counter::kHandOffs)},
+      {"lf_stalls_total", "Handlers started while every thread was processing", "counter",
+       value(Counter::kStalls)},
+      {"lf_timers_fired_total", "Timer callbacks run", "counter", value(Counter::kTimersFired)},
+      {"lf_log_messages_dropped_total", "Log messages dropped because the writer fell behind",
+       "counter", value(Counter::kLogMessagesDropped)},
+      {"lf_thread_leading_seconds_total", "Time threads spent as leader", "counter",
+       seconds(Role::kLeading)},
+      {"lf_thread_processing_seconds_total", "Time threads spent processing", "counter",
+       seconds(Role::kProcessing)},
+      {"lf_thread_following_seconds_total", "Time threads spent as followers", "counter",
+       seconds(Role::kFollowing)},
+  };
+}
+
+std::string to_prometheus(const std::vector<Sample>& samples) {
+  fmt::memory_buffer out;
+  for (const Sample& s : samples) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n{} {}\n", s.name,
+                   s.help, s.name, s.type, s.name, s.value);
+  }
+  return fmt::to_string(out);
+}
+
+}  // namespace lf::metrics

@@ -1,0 +1,64 @@
+// Public. Process-wide counters cheap enough for the hot path: each thread adds to its own
+// cache line (no locked instruction, no sharing); a read sums the threads. add() is thread safe
+// and wait-free; snapshot() is thread safe.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lf::metrics {
+
+enum class Counter : std::uint8_t {
+  kConnectionsOpened,
+  kConnectionsClosed,
+  kConnectionsRejected,  // closed at once: out of descriptors or over the connection limit
+  kIdleTimeouts,         // connections closed by the idle timeout
+  kBytesIn,
+  kBytesOut,
+  kEventsDispatched,     // handler runs
+  kPromotions,           // leader token handed to a follower
+  kHandOffs,             // events queued by one thread for another (post)
+  kStalls,               // a handler started while every thread was processing
+  kTimersFired,
+  kLogMessagesDropped,
+  kCount,
+};
+
+// Adds n to a counter from the calling thread.
+void add(Counter counter, std::uint64_t n = 1) noexcept;
+
+// Nanoseconds each thread spent per role, summed over threads (reported by ThreadSet).
+enum class Role : std::uint8_t { kLeading, kProcessing, kFollowing, kCount };
+void add_time(Role role, std::uint64_t nanoseconds) noexcept;
+
+struct Sample {
+  std::string name;  // Prometheus metric name
+  std::string help;
+  std::string type;  // "counter" or "gauge"
+  double value = 0;
+};
+
+struct Snapshot {
+  std::array<std::uint64_t, static_cast<std::size_t>(Counter::kCount)> counters{};
+  std::array<std::uint64_t, static_cast<std::size_t>(Role::kCount)> role_ns{};
+
+  [[nodiscard]] std::uint64_t get(Counter counter) const noexcept {
+    return counters[static_cast<std::size_t>(counter)];
+  }
+  [[nodiscard]] std::uint64_t connections_open() const noexcept {
+    return get(Counter::kConnectionsOpened) - get(Counter::kConnectionsClosed);
+  }
+  // Every value with its Prometheus name, help text and type.
+  [[nodiscard]] std::vector<Sample> samples() const;
+};
+
+[[nodiscard]] Snapshot snapshot();
+
+// The Prometheus text exposition format (version 0.0.4) of the samples.
+[[nodiscard]] std::string to_prometheus(const std::vector<Sample>& samples);
+
+}  // namespace lf::metrics
