@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  libfmt-dev libcli11-dev
+  libfmt-dev libcli11-dev libspdlog-dev
   netcat-openbsd curl procps
 )
 

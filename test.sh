@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, then builds and runs every test in the debug, asan (Address +
+# Installs what is missing, then builds and runs every test in the release, debug, asan (Address +
 # UndefinedBehavior sanitizers) and tsan (ThreadSanitizer) presets. Name presets to run fewer:
 # ./test.sh debug
 set -euo pipefail
@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 ./install-deps.sh
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(debug asan tsan)
+[ ${#presets[@]} -gt 0 ] || presets=(release debug asan tsan)
 
 for preset in "${presets[@]}"; do
   echo "=== ${preset}: build"

@@ -16,10 +16,12 @@ UniqueFd open_spare() noexcept { return UniqueFd(::open("/dev/null", O_RDONLY | 
 }  // namespace
 
 Acceptor::Acceptor(const InetAddress& address, ConnectionFactory factory,
-                   const ListenOptions& options)
+                   const ListenOptions& options, TimerService* timers)
     : socket_(Socket::listen(address, options)),
       address_(InetAddress::local_of(socket_.fd())),
       factory_(std::move(factory)),
+      idle_timeout_(options.idle_timeout),
+      timers_(timers),
       spare_fd_(open_spare()) {}
 
 void Acceptor::handle_event(std::uint32_t /*events*/) {
@@ -35,7 +37,8 @@ void Acceptor::handle_event(std::uint32_t /*events*/) {
     accepted_.fetch_add(1, std::memory_order_relaxed);
     connection.set_tcp_no_delay(true);
     try {
-      factory_()->open(std::move(connection), *handle_set());
+      factory_()->open(std::move(connection), *handle_set(),
+                       ConnectionOptions{.idle_timeout = idle_timeout_, .timers = timers_});
     } catch (const std::exception&) {
       // Out of memory or epoll space: this connection is dropped, the server keeps serving.
       rejected_.fetch_add(1, std::memory_order_relaxed);

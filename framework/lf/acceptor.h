@@ -16,13 +16,16 @@
 namespace lf {
 
 class StreamConnection;
+class TimerService;
 
 using ConnectionFactory = std::function<std::shared_ptr<StreamConnection>()>;
 
 class Acceptor : public EventHandler {
  public:
-  // Binds and listens at once (throws std::system_error); call listen_on() to register.
-  Acceptor(const InetAddress& address, ConnectionFactory factory, const ListenOptions& options);
+  // Binds and listens at once (throws std::system_error); register it with a HandleSet to
+  // start accepting. `timers` serves the idle timeout (may be null when there is none).
+  Acceptor(const InetAddress& address, ConnectionFactory factory, const ListenOptions& options,
+           TimerService* timers = nullptr);
 
   // The bound address (with the real port when asked for port 0).
   [[nodiscard]] const InetAddress& address() const noexcept { return address_; }
@@ -46,6 +49,8 @@ class Acceptor : public EventHandler {
   Socket socket_;
   InetAddress address_;
   ConnectionFactory factory_;
+  std::chrono::milliseconds idle_timeout_;
+  TimerService* timers_;
   UniqueFd spare_fd_;
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> rejected_{0};

@@ -255,7 +255,10 @@ ssize_t Buffer::read_fd(int fd, int* saved_errno) {
   vec[0].iov_len = writable;
   vec[1].iov_base = spill;
   vec[1].iov_len = sizeof spill;
-  const ssize_t n = ::readv(fd, vec, 2);
+  // The spill area only serves a buffer with little room: a buffer that already has 64 KiB free
+  // reads into that alone, so a fast sender cannot make it double on every read.
+  const int count = writable < kSpillSize ? 2 : 1;
+  const ssize_t n = ::readv(fd, vec, count);
   if (n < 0) {
     if (saved_errno != nullptr) *saved_errno = errno;
     return n;

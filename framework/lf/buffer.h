@@ -118,12 +118,15 @@ class Buffer {
   // Returns true if it released memory.
   bool release_if_empty(std::size_t max_capacity);
 
-  // Reads from fd with one readv(2) into the writable space plus a kSpillSize stack area, then
-  // appends whatever landed in the stack area. So one call can read up to
-  // writable_bytes() + kSpillSize bytes without growing the buffer first, and a buffer that
-  // stays small for small messages still drains a burst quickly. Returns what readv(2)
-  // returns; on error stores errno in *saved_errno (if saved_errno is not null).
+  // Reads from fd with one readv(2) into the writable space plus, when that is under
+  // kSpillSize, a kSpillSize stack area whose contents are then appended. So a buffer that stays
+  // small for small messages still drains a burst quickly, and one with room reads into that
+  // room only (it does not grow on every read). read_capacity() tells how much one call asks
+  // for. Returns what readv(2) returns; on error stores errno in *saved_errno (if not null).
   [[nodiscard]] ssize_t read_fd(int fd, int* saved_errno);
+  [[nodiscard]] std::size_t read_capacity() const noexcept {
+    return writable_bytes() < kSpillSize ? writable_bytes() + kSpillSize : writable_bytes();
+  }
 
   void swap(Buffer& other) noexcept;
   friend void swap(Buffer& a, Buffer& b) noexcept { a.swap(b); }

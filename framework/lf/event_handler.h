@@ -23,6 +23,7 @@ inline constexpr std::uint32_t kError = EPOLLERR;
 inline constexpr std::uint32_t kWake = 1u << 24;   // notify(): work handed over by another thread
 inline constexpr std::uint32_t kDrain = 1u << 25;  // finish gracefully (server shutdown)
 inline constexpr std::uint32_t kClose = 1u << 26;  // close now
+inline constexpr std::uint32_t kTimer = 1u << 27;  // a timer the handler set has expired
 }  // namespace event
 
 class EventHandler : public std::enable_shared_from_this<EventHandler> {

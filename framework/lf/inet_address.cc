@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <endian.h>
+#include <fmt/format.h>
 
 #include <charconv>
 #include <cstring>
@@ -108,8 +109,8 @@ std::string InetAddress::ip() const {
 }
 
 std::string InetAddress::to_string() const {
-  if (is_ipv6()) return "[" + ip() + "]:" + std::to_string(port());
-  return ip() + ":" + std::to_string(port());
+  if (is_ipv6()) return fmt::format("[{}]:{}", ip(), port());
+  return fmt::format("{}:{}", ip(), port());
 }
 
 const sockaddr* InetAddress::sockaddr_ptr() const noexcept {

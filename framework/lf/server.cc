@@ -8,6 +8,7 @@
 #include <system_error>
 #include <thread>
 
+#include "lf/log.h"
 #include "lf/signals.h"
 
 namespace lf {
@@ -16,9 +17,11 @@ Server::Server(ServerOptions options)
     : options_(options),
       handle_set_(options.suspension),
       thread_set_(handle_set_, ThreadSetOptions{options.threads, options.follower_spin}),
+      timers_(std::make_shared<TimerService>(options.timer_tick)),
       stop_fd_(::eventfd(0, EFD_CLOEXEC)) {
   if (!stop_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
   signals::ignore_sigpipe();
+  handle_set_.register_handle(timers_);
 }
 
 Server::~Server() {
@@ -30,7 +33,7 @@ Server::~Server() {
 
 InetAddress Server::listen(const InetAddress& address, ConnectionFactory factory,
                            const ListenOptions& options) {
-  auto acceptor = std::make_shared<Acceptor>(address, std::move(factory), options);
+  auto acceptor = std::make_shared<Acceptor>(address, std::move(factory), options, timers_.get());
   handle_set_.register_handle(acceptor);
   acceptors_.push_back(acceptor);
   return acceptor->address();
@@ -63,17 +66,24 @@ void Server::run() {
   wait();
 }
 
+std::size_t Server::internal_handlers() const {
+  std::size_t count = handle_set_.contains(*timers_) ? 1 : 0;
+  for (const auto& acceptor : acceptors_) count += handle_set_.contains(*acceptor) ? 1 : 0;
+  return count;
+}
+
 std::size_t Server::connections() const {
-  std::size_t listeners = 0;
-  for (const auto& acceptor : acceptors_) listeners += handle_set_.contains(*acceptor) ? 1 : 0;
+  const std::size_t internal = internal_handlers();
   const std::size_t registered = handle_set_.size();
-  return registered > listeners ? registered - listeners : 0;
+  return registered > internal ? registered - internal : 0;
 }
 
 bool Server::notify_all_and_wait(std::uint32_t bits,
                                  std::chrono::steady_clock::time_point deadline) {
-  for (const auto& handler : handle_set_.handlers()) handler->notify(bits);
-  while (handle_set_.size() > 0) {
+  for (const auto& handler : handle_set_.handlers()) {
+    if (handler != timers_) handler->notify(bits);
+  }
+  while (connections() > 0) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -104,6 +114,7 @@ void Server::shut_down() {
   for (const auto& handler : handle_set_.handlers()) handler->handle_close();
   handle_set_.release_pending();
   acceptors_.clear();
+  log::flush();  // a stopped server has nothing left unwritten
 }
 
 }  // namespace lf

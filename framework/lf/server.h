@@ -15,6 +15,7 @@
 #include "lf/socket.h"
 #include "lf/stream_connection.h"
 #include "lf/thread_set.h"
+#include "lf/timer_service.h"
 #include "lf/unique_fd.h"
 
 namespace lf {
@@ -27,6 +28,8 @@ struct ServerOptions {
   std::chrono::milliseconds drain_timeout{5000};
   // While run() or wait() blocks, SIGINT and SIGTERM call stop().
   bool handle_signals = true;
+  // Resolution of the timer wheel (timers(), idle timeouts).
+  std::chrono::milliseconds timer_tick{10};
 };
 
 class Server {
@@ -62,17 +65,22 @@ class Server {
 
   [[nodiscard]] HandleSet& handle_set() noexcept { return handle_set_; }
   [[nodiscard]] ThreadSet& thread_set() noexcept { return thread_set_; }
+  // Timers whose callbacks run on this server's threads. Thread safe.
+  [[nodiscard]] TimerService& timers() noexcept { return *timers_; }
   // Open connections (registered handlers that are not listeners).
   [[nodiscard]] std::size_t connections() const;
 
  private:
   void shut_down();
-  // Sends `bits` to every handler still registered and waits until none is, or the deadline.
+  // Sends `bits` to every connection and waits until none is left, or the deadline.
   bool notify_all_and_wait(std::uint32_t bits, std::chrono::steady_clock::time_point deadline);
+  // Registered handlers that are not connections: live listeners and the timer service.
+  [[nodiscard]] std::size_t internal_handlers() const;
 
   ServerOptions options_;
   HandleSet handle_set_;
   ThreadSet thread_set_;
+  std::shared_ptr<TimerService> timers_;
   UniqueFd stop_fd_;  // an eventfd: stop() and the signal handler write, wait() reads
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
   bool started_ = false;

@@ -2,6 +2,7 @@
 // Not thread safe; the fd itself may be used by several threads as the kernel allows.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 #include "lf/inet_address.h"
@@ -13,6 +14,8 @@ struct ListenOptions {
   bool reuse_port = false;  // SO_REUSEPORT: several processes or sockets share the port
   int backlog = SOMAXCONN;
   bool v6_only = false;     // IPV6_V6ONLY for "::" listeners
+  // Connections with no traffic for this long are closed (0: never).
+  std::chrono::milliseconds idle_timeout{0};
 };
 
 class Socket {

@@ -5,17 +5,25 @@
 #include <cerrno>
 
 #include "lf/handle_set.h"
+#include "lf/log.h"
 #include "lf/metrics.h"
+#include "lf/timer_service.h"
 
 namespace lf {
 
-void StreamConnection::open(Socket socket, HandleSet& handle_set) {
+void StreamConnection::open(Socket socket, HandleSet& handle_set,
+                            const ConnectionOptions& options) {
   socket_ = std::move(socket);
   local_ = InetAddress::local_of(socket_.fd());
   peer_ = InetAddress::peer_of(socket_.fd());
+  options_ = options;
+  if (options_.timers == nullptr) options_.idle_timeout = std::chrono::milliseconds(0);
+  last_activity_ = last_touch_ = std::chrono::steady_clock::now();
   connected_.store(true, std::memory_order_release);
   handle_set.register_handle(shared_from_this());
   metrics::add(metrics::Counter::kConnectionsOpened);
+  // After registration: a timer firing earlier could not notify us.
+  if (options_.idle_timeout.count() > 0) start_idle_timer(options_.idle_timeout);
   // Runs on_connect() soon even if the peer stays silent.
   notify(event::kWake);
 }
@@ -72,6 +80,10 @@ void StreamConnection::handle_event(std::uint32_t events) {
     on_connect();
     if (closed_) return;
   }
+  if ((events & event::kTimer) != 0) {
+    check_idle();
+    if (closed_) return;
+  }
   constexpr std::uint32_t kInputEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
   if ((events & kInputEvents) != 0 && !reading_paused_ && !peer_closed_) {
     read_input();
@@ -97,16 +109,20 @@ void StreamConnection::handle_event(std::uint32_t events) {
 }
 
 void StreamConnection::read_input() {
+  // Level triggered (kOneShot), a short read means the socket is drained: anything left, such
+  // as a FIN queued behind the data, is reported again when the handle is re-armed. Edge
+  // triggered, nothing would be reported again: read until EAGAIN.
+  const bool until_eagain = handle_set()->suspension() == Suspension::kEdgeTriggered;
   for (int i = 0; i < kMaxReadsPerRound; ++i) {
-    const std::size_t asked = input_.writable_bytes() + Buffer::kSpillSize;
+    const std::size_t asked = input_.read_capacity();
     int saved_errno = 0;
     const ssize_t n = input_.read_fd(socket_.fd(), &saved_errno);
     if (n > 0) {
       metrics::add(metrics::Counter::kBytesIn, static_cast<std::uint64_t>(n));
+      note_activity();
       on_message(input_);
       if (closed_) return;
-      // A short read drained the socket: more data would raise a new event.
-      if (static_cast<std::size_t>(n) < asked) return;
+      if (static_cast<std::size_t>(n) < asked && !until_eagain) return;
       flush_output();  // keep the output from piling up while a fast peer streams
       if (closed_) return;
       apply_backpressure();
@@ -127,16 +143,27 @@ void StreamConnection::read_input() {
 }
 
 void StreamConnection::flush_output() {
+  // on_write_complete() may queue more (a streaming producer): keep writing while it does and
+  // the socket takes it; after a few rounds let other handlers run first.
+  for (int round = 0; round < kMaxReadsPerRound; ++round) {
+    if (!write_output()) return;
+    on_write_complete();
+    if (closed_ || output_bytes() == 0) return;
+  }
+  notify(event::kWake);
+}
+
+bool StreamConnection::write_output() {
   std::unique_lock lock(output_mutex_);
   if (output_.readable_bytes() == 0) {
     want_write_ = false;
     output_.release_if_empty(kIdleBufferLimit);
-    return;
+    return false;
   }
   if (write_shut_) {
     output_.retrieve_all();  // nowhere to send it
     want_write_ = false;
-    return;
+    return false;
   }
   std::size_t written = 0;
   while (output_.readable_bytes() > 0) {
@@ -151,13 +178,45 @@ void StreamConnection::flush_output() {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     lock.unlock();
     close_now();  // EPIPE, ECONNRESET: the peer is gone
-    return;
+    return false;
   }
   want_write_ = output_.readable_bytes() > 0;
   if (!want_write_) output_.release_if_empty(kIdleBufferLimit);
   lock.unlock();
   metrics::add(metrics::Counter::kBytesOut, written);
-  if (!want_write_) on_write_complete();
+  if (written > 0) note_activity();
+  return !want_write_;
+}
+
+void StreamConnection::note_activity() {
+  if (!idle_timer_.valid()) return;
+  const auto now = std::chrono::steady_clock::now();
+  last_activity_ = now;
+  // Touching takes the wheel's lock: once per tick is enough, check_idle() looks at the time.
+  if (now - last_touch_ >= options_.timers->tick()) {
+    last_touch_ = now;
+    options_.timers->touch(idle_timer_, options_.idle_timeout);
+  }
+}
+
+void StreamConnection::start_idle_timer(std::chrono::steady_clock::duration delay) {
+  idle_timer_ = options_.timers->run_after(delay, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->notify(event::kTimer);
+  });
+}
+
+void StreamConnection::check_idle() {
+  if (!idle_timer_.valid()) return;
+  const auto silent = std::chrono::steady_clock::now() - last_activity_;
+  if (silent < options_.idle_timeout) {
+    start_idle_timer(options_.idle_timeout - silent);  // traffic since the last touch
+    return;
+  }
+  LF_LOG_INFO("closing idle connection {} (no traffic for {} ms)", peer_.to_string(),
+              std::chrono::duration_cast<std::chrono::milliseconds>(silent).count());
+  metrics::add(metrics::Counter::kIdleTimeouts);
+  idle_timer_ = TimerId{};  // it fired: nothing to cancel
+  close_now();
 }
 
 void StreamConnection::apply_backpressure() {
@@ -184,6 +243,7 @@ void StreamConnection::close_now() {
   if (closed_) return;
   closed_ = true;
   connected_.store(false, std::memory_order_release);
+  if (idle_timer_.valid()) options_.timers->cancel(std::exchange(idle_timer_, TimerId{}));
   {
     std::lock_guard lock(output_mutex_);
     output_closed_ = true;

@@ -14,8 +14,16 @@
 #include "lf/event_handler.h"
 #include "lf/inet_address.h"
 #include "lf/socket.h"
+#include "lf/timer_wheel.h"
 
 namespace lf {
+
+class TimerService;
+
+struct ConnectionOptions {
+  std::chrono::milliseconds idle_timeout{0};  // close after this long without traffic (0: never)
+  TimerService* timers = nullptr;             // required for the idle timeout
+};
 
 class StreamConnection : public EventHandler {
  public:
@@ -49,7 +57,7 @@ class StreamConnection : public EventHandler {
 
   // Takes over a connected non-blocking socket and registers with `handle_set`; on_connect()
   // then runs on a ThreadSet thread before any other hook. Called by Acceptor (or a Connector).
-  void open(Socket socket, HandleSet& handle_set);
+  void open(Socket socket, HandleSet& handle_set, const ConnectionOptions& options = {});
 
   // EventHandler
   [[nodiscard]] int handle() const noexcept override { return socket_.fd(); }
@@ -76,9 +84,17 @@ class StreamConnection : public EventHandler {
   static constexpr std::size_t kIdleBufferLimit = 64 * 1024;
 
   void read_input();
+  // Writes the output and runs on_write_complete() for as long as it refills the output.
   void flush_output();
+  // Writes what the socket takes. True when that emptied the output (it held something).
+  bool write_output();
   void apply_backpressure();
   void close_now();
+  // Traffic: postpone the idle timeout (at most once per timer tick: touching costs a lock).
+  void note_activity();
+  // The idle timer fired: close if the connection really was silent for the whole timeout.
+  void check_idle();
+  void start_idle_timer(std::chrono::steady_clock::duration delay);
 
   Socket socket_;
   InetAddress local_;
@@ -95,6 +111,12 @@ class StreamConnection : public EventHandler {
   bool write_shut_ = false;      // our FIN is sent
   bool reading_paused_ = false;  // output above the high-water mark
   bool want_write_ = false;      // output left after EAGAIN: watch EPOLLOUT
+
+  // Idle timeout; written at open(), then used by the processing thread only.
+  ConnectionOptions options_;
+  TimerId idle_timer_;
+  std::chrono::steady_clock::time_point last_activity_;
+  std::chrono::steady_clock::time_point last_touch_;
 
   mutable std::mutex output_mutex_;
   Buffer output_;              // guarded by output_mutex_

@@ -1,0 +1,61 @@
+#include "app_options.h"
+
+#include <stdexcept>
+#include <thread>
+
+#include "lf/log.h"
+
+namespace lf::apps {
+
+void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t default_port) {
+  options.port = default_port;
+  options.threads = std::max(1u, std::thread::hardware_concurrency());
+  app.set_version_flag("--version", std::string("lf ") + LF_VERSION);
+  app.add_option("-p,--port", options.port, "TCP port to listen on")->capture_default_str();
+  app.add_option("--host", options.host, "address to bind (IPv4 or IPv6, numeric)")
+      ->capture_default_str();
+  app.add_option("-t,--threads", options.threads, "threads in the ThreadSet")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--idle-timeout", options.idle_timeout_s,
+                 "close connections silent for this many seconds (0: never)")
+      ->capture_default_str();
+  app.add_option("--log-dir", options.log_dir, "write rolling log files here (default: stderr)");
+  app.add_option("--log-level", options.log_level,
+                 "trace, debug, info, warn, error or fatal (default: LF_LOG_LEVEL, else info)")
+      ->check([](const std::string& name) {
+        return log::parse_level(name) ? std::string() : "unknown log level: " + name;
+      });
+}
+
+void start_logging(const CommonOptions& options) {
+  // An explicit flag wins over LF_LOG_LEVEL; without one the environment (or info) applies.
+  if (const auto level = log::parse_level(options.log_level)) log::set_level(*level);
+  log::LogOptions log_options;
+  log_options.dir = options.log_dir;
+  log::init(log_options);
+}
+
+ServerOptions server_options(const CommonOptions& options) {
+  ServerOptions server;
+  server.threads = options.threads;
+  return server;
+}
+
+ListenOptions listen_options(const CommonOptions& options) {
+  ListenOptions listen;
+  listen.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
+  return listen;
+}
+
+InetAddress listen_address(const CommonOptions& options) {
+  return listen_address(options, options.port);
+}
+
+InetAddress listen_address(const CommonOptions& options, std::uint16_t port) {
+  const auto address = InetAddress::parse(options.host, port);
+  if (!address) throw std::runtime_error("not a numeric IP address: " + options.host);
+  return *address;
+}
+
+}  // namespace lf::apps

@@ -1,0 +1,36 @@
+// Internal to apps/: the flags every lf program shares (--port, --threads, --idle-timeout,
+// --log-dir, --log-level, --host, --version) and turning them into Server settings.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "lf/server.h"
+
+namespace lf::apps {
+
+struct CommonOptions {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 0;
+  std::size_t threads = 0;      // 0: one per core
+  unsigned idle_timeout_s = 0;  // 0: off
+  std::string log_dir;          // empty: stderr
+  std::string log_level;         // empty: LF_LOG_LEVEL, else info
+};
+
+// Adds the shared flags to `app`; `default_port` is the program's own port.
+void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t default_port);
+
+// Starts the logger as the flags say. Throws std::runtime_error for a bad level or log dir.
+void start_logging(const CommonOptions& options);
+
+[[nodiscard]] ServerOptions server_options(const CommonOptions& options);
+[[nodiscard]] ListenOptions listen_options(const CommonOptions& options);
+// host:port; throws std::runtime_error if the host is not a numeric address.
+[[nodiscard]] InetAddress listen_address(const CommonOptions& options);
+[[nodiscard]] InetAddress listen_address(const CommonOptions& options, std::uint16_t port);
+
+}  // namespace lf::apps
