@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libcli11-dev libspdlog-dev
-  netcat-openbsd curl procps
+  netcat-openbsd curl procps redis-tools libhiredis-dev wrk
 )
 
 missing=()
