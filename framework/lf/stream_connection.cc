@@ -1,6 +1,9 @@
 #include "lf/stream_connection.h"
 
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+
+#include <algorithm>
 
 #include <cerrno>
 
@@ -34,8 +37,9 @@ void StreamConnection::send(std::string_view data) {
   {
     std::lock_guard lock(output_mutex_);
     if (output_closed_) return;
-    was_empty = output_.readable_bytes() == 0;
-    output_.append(data);
+    was_empty = !output_pending();
+    // Bytes queued behind a file wait for it.
+    (files_.empty() ? output_ : files_.back().after).append(data);
   }
   // Our own processing flushes before it returns; with output already pending, a flush (or
   // EPOLLOUT) is on its way. Otherwise hand the write to a ThreadSet thread.
@@ -45,6 +49,22 @@ void StreamConnection::send(std::string_view data) {
 void StreamConnection::send(Buffer& data) {
   send(data.view());
   data.retrieve_all();
+}
+
+void StreamConnection::send_file(UniqueFd file, std::uint64_t offset, std::uint64_t count) {
+  if (count == 0) return;
+  bool was_empty = false;
+  {
+    std::lock_guard lock(output_mutex_);
+    if (output_closed_) return;
+    was_empty = !output_pending();
+    files_.push_back(FileChunk{std::move(file), offset, count, Buffer(0)});
+  }
+  if (was_empty && !in_processing()) notify(event::kWake);
+}
+
+bool StreamConnection::output_pending() const noexcept {
+  return output_.readable_bytes() > 0 || !files_.empty();
 }
 
 void StreamConnection::shutdown() {
@@ -62,7 +82,9 @@ void StreamConnection::force_close() {
 
 std::size_t StreamConnection::output_bytes() const {
   std::lock_guard lock(output_mutex_);
-  return output_.readable_bytes();
+  std::size_t bytes = output_.readable_bytes();
+  for (const FileChunk& file : files_) bytes += file.after.readable_bytes();
+  return bytes;
 }
 
 std::uint32_t StreamConnection::interest() const noexcept {
@@ -81,7 +103,9 @@ void StreamConnection::handle_event(std::uint32_t events) {
     if (closed_) return;
   }
   if ((events & event::kTimer) != 0) {
-    check_idle();
+    if (idle_timer_fired_.exchange(false)) check_idle();
+    if (closed_) return;
+    if (user_timer_fired_.exchange(false)) on_timer();
     if (closed_) return;
   }
   constexpr std::uint32_t kInputEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
@@ -148,39 +172,64 @@ void StreamConnection::flush_output() {
   for (int round = 0; round < kMaxReadsPerRound; ++round) {
     if (!write_output()) return;
     on_write_complete();
-    if (closed_ || output_bytes() == 0) return;
+    if (closed_) return;
+    std::lock_guard lock(output_mutex_);
+    if (!output_pending()) return;
   }
   notify(event::kWake);
 }
 
 bool StreamConnection::write_output() {
   std::unique_lock lock(output_mutex_);
-  if (output_.readable_bytes() == 0) {
+  if (!output_pending()) {
     want_write_ = false;
     output_.release_if_empty(kIdleBufferLimit);
     return false;
   }
   if (write_shut_) {
-    output_.retrieve_all();  // nowhere to send it
+    Buffer().swap(output_);  // nowhere to send it
+    files_.clear();
     want_write_ = false;
     return false;
   }
-  std::size_t written = 0;
-  while (output_.readable_bytes() > 0) {
-    const ssize_t n =
-        ::send(socket_.fd(), output_.peek(), output_.readable_bytes(), MSG_NOSIGNAL);
-    if (n > 0) {
-      output_.retrieve(static_cast<std::size_t>(n));
-      written += static_cast<std::size_t>(n);
-      continue;
+  std::uint64_t written = 0;
+  bool blocked = false;
+  while (!blocked && output_pending()) {
+    ssize_t n = 0;
+    if (output_.readable_bytes() > 0) {
+      n = ::send(socket_.fd(), output_.peek(), output_.readable_bytes(), MSG_NOSIGNAL);
+      if (n > 0) output_.retrieve(static_cast<std::size_t>(n));
+    } else {
+      FileChunk& file = files_.front();
+      auto offset = static_cast<off_t>(file.offset);
+      n = ::sendfile(socket_.fd(), file.file.get(), &offset,
+                     static_cast<std::size_t>(std::min<std::uint64_t>(file.remaining, 1u << 30)));
+      if (n > 0) {
+        file.offset += static_cast<std::uint64_t>(n);
+        file.remaining -= static_cast<std::uint64_t>(n);
+      } else if (n == 0) {
+        // The file is shorter than promised: what was promised cannot be sent.
+        LF_LOG_WARN("{}: file ended {} bytes early, closing", peer_.to_string(), file.remaining);
+        errno = EIO;
+        n = -1;
+      }
+      if (file.remaining == 0) {
+        // The bytes queued behind this file are next.
+        output_.swap(file.after);
+        files_.pop_front();
+      }
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    lock.unlock();
-    close_now();  // EPIPE, ECONNRESET: the peer is gone
-    return false;
+    if (n > 0) {
+      written += static_cast<std::uint64_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      blocked = true;
+    } else if (errno != EINTR) {
+      lock.unlock();
+      close_now();  // EPIPE, ECONNRESET: the peer is gone
+      return false;
+    }
   }
-  want_write_ = output_.readable_bytes() > 0;
+  want_write_ = output_pending();
   if (!want_write_) output_.release_if_empty(kIdleBufferLimit);
   lock.unlock();
   metrics::add(metrics::Counter::kBytesOut, written);
@@ -201,8 +250,25 @@ void StreamConnection::note_activity() {
 
 void StreamConnection::start_idle_timer(std::chrono::steady_clock::duration delay) {
   idle_timer_ = options_.timers->run_after(delay, [weak = weak_from_this()] {
-    if (auto self = weak.lock()) self->notify(event::kTimer);
+    if (auto self = std::static_pointer_cast<StreamConnection>(weak.lock())) {
+      self->idle_timer_fired_.store(true);
+      self->notify(event::kTimer);
+    }
   });
+}
+
+TimerId StreamConnection::start_timer(std::chrono::steady_clock::duration delay) {
+  if (options_.timers == nullptr) return TimerId{};
+  return options_.timers->run_after(delay, [weak = weak_from_this()] {
+    if (auto self = std::static_pointer_cast<StreamConnection>(weak.lock())) {
+      self->user_timer_fired_.store(true);
+      self->notify(event::kTimer);
+    }
+  });
+}
+
+bool StreamConnection::cancel_timer(TimerId id) {
+  return options_.timers != nullptr && options_.timers->cancel(id);
 }
 
 void StreamConnection::check_idle() {
@@ -248,6 +314,7 @@ void StreamConnection::close_now() {
     std::lock_guard lock(output_mutex_);
     output_closed_ = true;
     Buffer().swap(output_);
+    files_.clear();
   }
   // Out of epoll before the fd number can be reused by another connection.
   if (HandleSet* set = handle_set()) set->remove_handle(*this);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string_view>
 
@@ -15,6 +16,7 @@
 #include "lf/inet_address.h"
 #include "lf/socket.h"
 #include "lf/timer_wheel.h"
+#include "lf/unique_fd.h"
 
 namespace lf {
 
@@ -39,6 +41,9 @@ class StreamConnection : public EventHandler {
   void send(std::string_view data);
   // Thread safe. Sends and empties `data`.
   void send(Buffer& data);
+  // Thread safe. Sends `count` bytes of `file` from `offset` with sendfile(2) (no copy through
+  // user space), in order with the other output; the file is closed once sent or on close.
+  void send_file(UniqueFd file, std::uint64_t offset, std::uint64_t count);
   // Thread safe. Half-closes: the write side is shut once the pending output is sent; the
   // connection closes when the peer closes its side.
   void shutdown();
@@ -47,6 +52,7 @@ class StreamConnection : public EventHandler {
 
   // Thread safe.
   [[nodiscard]] bool connected() const noexcept { return connected_.load(std::memory_order_acquire); }
+  // Bytes of queued output held in memory (file ranges queued by send_file are not counted).
   [[nodiscard]] std::size_t output_bytes() const;
   // Set before the connection is opened (e.g. in the constructor) or from its own hooks.
   void set_high_water_mark(std::size_t bytes) noexcept { high_water_mark_ = bytes; }
@@ -76,6 +82,15 @@ class StreamConnection : public EventHandler {
   virtual void on_write_complete() {}
   // Pending output crossed the high-water mark; reading is paused until it drains.
   virtual void on_high_water_mark(std::size_t pending_bytes) { (void)pending_bytes; }
+  // A timer from start_timer() fired. Runs like the other hooks; firings that arrive together
+  // are merged into one call, so keep your own deadlines.
+  virtual void on_timer() {}
+
+  // Thread safe. Starts a one-shot timer that calls on_timer(); an invalid id if the connection
+  // has no timer service (it was not opened by a Server).
+  TimerId start_timer(std::chrono::steady_clock::duration delay);
+  bool cancel_timer(TimerId id);
+  [[nodiscard]] TimerService* timer_service() const noexcept { return options_.timers; }
 
  private:
   // Largest number of reads in one processing round before other work gets a turn.
@@ -95,6 +110,9 @@ class StreamConnection : public EventHandler {
   // The idle timer fired: close if the connection really was silent for the whole timeout.
   void check_idle();
   void start_idle_timer(std::chrono::steady_clock::duration delay);
+  // Set by a timer callback before it notifies kTimer, so the hook knows which timer fired.
+  std::atomic<bool> idle_timer_fired_{false};
+  std::atomic<bool> user_timer_fired_{false};
 
   Socket socket_;
   InetAddress local_;
@@ -118,9 +136,19 @@ class StreamConnection : public EventHandler {
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point last_touch_;
 
+  // A file range from send_file(), with the bytes queued after it.
+  struct FileChunk {
+    UniqueFd file;
+    std::uint64_t offset;
+    std::uint64_t remaining;
+    Buffer after;
+  };
+  [[nodiscard]] bool output_pending() const noexcept;  // with output_mutex_ held
+
   mutable std::mutex output_mutex_;
-  Buffer output_;              // guarded by output_mutex_
-  bool output_closed_ = false; // guarded by output_mutex_
+  Buffer output_;                // guarded by output_mutex_: goes out before files_
+  std::deque<FileChunk> files_;  // guarded by output_mutex_
+  bool output_closed_ = false;   // guarded by output_mutex_
 };
 
 }  // namespace lf
