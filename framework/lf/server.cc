@@ -1,5 +1,6 @@
 #include "lf/server.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -54,9 +55,13 @@ void Server::wait() {
   if (!started_ || finished_) return;
   const bool signals_installed =
       options_.handle_signals && signals::install_stop_handler(stop_fd_.get());
-  std::uint64_t count = 0;
-  while (::read(stop_fd_.get(), &count, sizeof count) < 0 && errno == EINTR) {
+  // poll(), not read(): it returns EINTR whatever SA_RESTART says, so a signal whose handler
+  // is deferred until the call returns (ThreadSanitizer does that) still gets to run.
+  pollfd ready{stop_fd_.get(), POLLIN, 0};
+  while (::poll(&ready, 1, -1) < 0 && errno == EINTR) {
   }
+  std::uint64_t count = 0;
+  [[maybe_unused]] const auto n = ::read(stop_fd_.get(), &count, sizeof count);
   if (signals_installed) signals::remove_stop_handler(stop_fd_.get());
   shut_down();
 }
