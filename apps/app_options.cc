@@ -1,5 +1,9 @@
 #include "app_options.h"
 
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <exception>
 #include <stdexcept>
 #include <thread>
 
@@ -11,7 +15,9 @@ void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t def
   options.port = default_port;
   options.threads = std::max(1u, std::thread::hardware_concurrency());
   app.set_version_flag("--version", std::string("lf ") + LF_VERSION);
-  app.add_option("-p,--port", options.port, "TCP port to listen on")->capture_default_str();
+  if (default_port != 0) {
+    app.add_option("-p,--port", options.port, "TCP port to listen on")->capture_default_str();
+  }
   app.add_option("--host", options.host, "address to bind (IPv4 or IPv6, numeric)")
       ->capture_default_str();
   app.add_option("-t,--threads", options.threads, "threads in the ThreadSet")
@@ -34,6 +40,24 @@ void start_logging(const CommonOptions& options) {
   log::LogOptions log_options;
   log_options.dir = options.log_dir;
   log::init(log_options);
+}
+
+int run_program(std::string_view program, const CommonOptions& options,
+                const std::function<std::string(Server&)>& listen) {
+  try {
+    start_logging(options);
+    Server server(server_options(options));
+    fmt::print("{}\n", listen(server));
+    std::fflush(stdout);
+    LF_LOG_INFO("{} running with {} threads", program, server.thread_set().size());
+    server.run();
+    LF_LOG_INFO("{} stopped", program);
+    fmt::print("{} stopped\n", program);
+    return 0;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "{}: {}\n", program, error.what());
+    return 1;
+  }
 }
 
 ServerOptions server_options(const CommonOptions& options) {

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "lf/server.h"
 
@@ -21,8 +23,15 @@ struct CommonOptions {
   std::string log_level;         // empty: LF_LOG_LEVEL, else info
 };
 
-// Adds the shared flags to `app`; `default_port` is the program's own port.
+// Adds the shared flags to `app`; `default_port` is the program's own port (0: no --port flag,
+// for a program that listens on several ports with flags of its own).
 void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t default_port);
+
+// What every main() does after parsing its flags: starts logging, builds a Server from the flags,
+// lets `listen` add the listeners (it returns the banner to print), runs until SIGINT/SIGTERM.
+// Returns the exit status: 0 after a clean stop, 1 (with the error on stderr) on failure.
+int run_program(std::string_view program, const CommonOptions& options,
+                const std::function<std::string(Server&)>& listen);
 
 // Starts the logger as the flags say. Throws std::runtime_error for a bad level or log dir.
 void start_logging(const CommonOptions& options);

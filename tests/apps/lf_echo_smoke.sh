@@ -6,12 +6,17 @@ binary=$1
 work=$(mktemp -d)
 trap 'kill -9 "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-port=$(( 20000 + RANDOM % 20000 ))
-"$binary" --host 127.0.0.1 --port "$port" --threads 2 >"$work/out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
+# A port below the ephemeral range (32768+); retried if another test holds it.
+for _ in 1 2 3 4 5; do
+  port=$(( 20000 + RANDOM % 12000 ))
+  "$binary" --host 127.0.0.1 --port "$port" --threads 2 >"$work/out" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    grep -q listening "$work/out" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
   grep -q listening "$work/out" && break
-  sleep 0.05
 done
 grep -q "listening on 127.0.0.1:$port" "$work/out"
 

@@ -1,0 +1,135 @@
+#include "http/http_connection.h"
+
+#include <utility>
+
+#include "lf/log.h"
+
+namespace lf {
+
+HttpConnection::HttpConnection(std::shared_ptr<const HttpService> service)
+    : service_(std::move(service)), parser_(service_->limits()) {}
+
+void HttpConnection::on_connect() { wait_for_head(); }
+
+void HttpConnection::on_message(Buffer& input) {
+  while (!closing_) {
+    const HttpParser::Status status = parser_.parse(input.view(), request_);
+    if (status == HttpParser::Status::kNeedMore) {
+      if (parser_.headers_complete()) {
+        waiting_for_head_ = false;  // the body may take its time (the idle timeout still runs)
+        clear_deadline();
+        if (parser_.expects_continue() && !continue_sent_ && parser_.version_minor() == 1) {
+          send("HTTP/1.1 100 Continue\r\n\r\n");
+          continue_sent_ = true;
+        }
+      }
+      return;
+    }
+    if (status == HttpParser::Status::kError) {
+      reject(parser_.error_status());
+      break;
+    }
+    waiting_for_head_ = false;
+    clear_deadline();
+    answer(request_);
+    input.retrieve(parser_.consumed());
+    parser_.reset();
+    continue_sent_ = false;
+    if (!closing_) wait_for_head();
+  }
+  input.retrieve_all();  // closing: whatever else arrives is not answered
+}
+
+void HttpConnection::answer(const HttpRequest& request) {
+  HttpResponse response;
+  service_->handle(request, response);
+  const bool keep_alive = request.keep_alive && !response.close_requested();
+  send_response(response, request.method == HttpMethod::kHead, keep_alive, request.version_minor);
+  if (!keep_alive) close_gracefully();
+}
+
+void HttpConnection::send_response(HttpResponse& response, bool head_only, bool keep_alive,
+                                   int version_minor) {
+  head_.clear();
+  response.write_head(head_, keep_alive, version_minor);
+  const int status = response.status();
+  const bool bodyless = head_only || status < 200 || status == 204 || status == 304;
+  if (bodyless) {
+    send(head_);
+  } else if (response.has_file()) {
+    send(head_);
+    const std::uint64_t offset = response.file_offset();
+    const std::uint64_t length = response.content_length();
+    send_file(response.take_file(), offset, length);
+  } else if (response.body().size() <= 16 * 1024) {
+    head_.append(response.body());  // one copy into the output either way
+    send(head_);
+  } else {
+    send(head_);
+    send(response.body());
+  }
+}
+
+void HttpConnection::reject(int status) {
+  LF_LOG_DEBUG("HTTP {} to {}", status, peer_address().to_string());
+  HttpResponse response;
+  response.set_error(status);
+  send_response(response, false, false, 1);
+  close_gracefully();
+}
+
+void HttpConnection::close_gracefully() {
+  closing_ = true;
+  waiting_for_head_ = false;
+  clear_deadline();  // the linger deadline starts once the output is written
+  shutdown();
+}
+
+void HttpConnection::on_write_complete() {
+  if (closing_) set_deadline(Clock::now() + service_->options().linger_timeout);
+}
+
+void HttpConnection::wait_for_head() {
+  waiting_for_head_ = true;
+  if (service_->options().header_timeout.count() > 0) {
+    set_deadline(Clock::now() + service_->options().header_timeout);
+  }
+}
+
+void HttpConnection::set_deadline(Clock::time_point deadline) {
+  deadline_ = deadline;
+  // A pending timer that fires earlier re-arms for this deadline when it fires: re-arming per
+  // request would take the timer wheel's lock on every request.
+  if (timer_pending_ && timer_due_ <= deadline) return;
+  const TimerId id = start_timer(deadline - Clock::now());
+  if (!id.valid()) return;
+  timer_ = id;
+  timer_pending_ = true;
+  timer_due_ = deadline;
+}
+
+void HttpConnection::on_timer() {
+  timer_pending_ = false;
+  timer_due_ = Clock::time_point::max();
+  if (deadline_ == Clock::time_point::max()) return;
+  const Clock::time_point now = Clock::now();
+  if (now < deadline_) {
+    set_deadline(deadline_);
+    return;
+  }
+  clear_deadline();
+  if (closing_) {
+    force_close();  // the client neither closed nor stopped sending
+  } else if (waiting_for_head_ && parser_.started()) {
+    reject(408);
+  } else if (waiting_for_head_) {
+    close_gracefully();  // an idle keep-alive connection: nothing to answer
+    set_deadline(now + service_->options().linger_timeout);
+  }
+}
+
+void HttpConnection::on_close() {
+  if (timer_pending_) cancel_timer(timer_);
+}
+
+}  // namespace lf

@@ -1,0 +1,16 @@
+#include "http/metrics_route.h"
+
+#include <utility>
+
+#include "lf/metrics.h"
+
+namespace lf {
+
+void add_metrics_route(HttpRouter& router, std::string path) {
+  router.get(std::move(path), [](const HttpRequest&, HttpResponse& response) {
+    response.set_body(metrics::to_prometheus(metrics::snapshot().samples()),
+                      "text/plain; version=0.0.4");
+  });
+}
+
+}  // namespace lf

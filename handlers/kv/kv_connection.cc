@@ -1,0 +1,71 @@
+#include "kv/kv_connection.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "kv/kv_commands.h"
+#include "kv/resp_writer.h"
+#include "lf/log.h"
+
+namespace lf {
+namespace {
+
+RespLimits effective_limits(const KvOptions& options) {
+  RespLimits limits = options.limits;
+  limits.max_bulk_length = std::min(limits.max_bulk_length, options.max_input_buffer);
+  return limits;
+}
+
+}  // namespace
+
+KvConnection::KvConnection(std::shared_ptr<KvStore> store, KvOptions options)
+    : store_(std::move(store)), options_(options), parser_(effective_limits(options)) {}
+
+void KvConnection::on_message(Buffer& input) {
+  if (closing_) {
+    input.retrieve_all();
+    return;
+  }
+  RespWriter out(replies_);
+  const std::string_view data = input.view();
+  std::size_t used = 0;
+  for (;;) {
+    const auto status = parser_.parse(data.substr(used));
+    if (status == RespParser::Status::kCommand) {
+      used += parser_.consumed();
+      execute_command(parser_.args(), *store_, session_, out);
+      if (session_.closing()) break;  // QUIT: the rest of the input is ignored
+      continue;
+    }
+    if (status == RespParser::Status::kError) {
+      LF_LOG_DEBUG("{}: {}", peer_address().to_string(), parser_.error());
+      out.error("ERR " + parser_.error());
+      session_.close_after_reply();
+      break;
+    }
+    const std::size_t pending = std::max(data.size() - used, parser_.bytes_needed());
+    if (pending > options_.max_input_buffer) {
+      LF_LOG_WARN("{}: closing, a command needs {} bytes of input, more than the limit of {}",
+                  peer_address().to_string(), pending, options_.max_input_buffer);
+      session_.close_after_reply();
+    }
+    break;
+  }
+  input.retrieve(used);
+  if (replies_.readable_bytes() > 0) send(replies_);
+  if (session_.closing()) close_after_reply();
+  if (closing_) input.retrieve_all();
+}
+
+void KvConnection::close_after_reply() {
+  closing_ = true;
+  shutdown();
+  start_timer(options_.close_linger);
+}
+
+void KvConnection::on_timer() {
+  if (closing_) force_close();
+}
+
+}  // namespace lf

@@ -1,0 +1,145 @@
+// Public. KvStore: the key-value data shared by every connection of a key-value server. Keys
+// are spread over shards by hash, each with its own mutex, so commands on different shards do
+// not contend. A key may carry an expiry deadline (steady clock, millisecond resolution): it is
+// removed lazily when accessed after its deadline, and by an active sweep that samples a bounded
+// number of keys per shard on each timer tick (like Redis's activeExpireCycle). Thread safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "lf/timer_wheel.h"
+
+namespace lf {
+
+class TimerService;
+
+struct ExpirySweepOptions {
+  std::chrono::milliseconds interval{100};  // Redis: hz 10
+  std::size_t keys_per_round = 20;          // keys sampled per shard per lock hold
+  // Another round on a shard while more than this percentage of the sample had expired.
+  std::size_t stale_percent = 10;
+  // Longest time one sweep may run (it runs on a ThreadSet thread).
+  std::chrono::microseconds time_budget{2000};
+};
+
+class KvStore : public std::enable_shared_from_this<KvStore> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Deadline = std::chrono::time_point<Clock, std::chrono::milliseconds>;
+  static constexpr Deadline kNoExpiry = Deadline::max();
+  static constexpr std::size_t kDefaultShards = 64;
+
+  enum class SetCondition { kAlways, kIfAbsent, kIfPresent };  // -, NX, XX
+  struct SetOptions {
+    SetCondition condition = SetCondition::kAlways;
+    Deadline expire_at = kNoExpiry;
+    bool keep_ttl = false;    // KEEPTTL: leave the key's deadline as it is
+    bool return_old = false;  // GET: report the previous value
+  };
+  struct SetResult {
+    bool written = false;
+    std::optional<std::string> old_value;  // with return_old
+  };
+
+  enum class IncrementStatus { kOk, kNotInteger, kOverflow };
+  struct IncrementResult {
+    IncrementStatus status = IncrementStatus::kOk;
+    long long value = 0;
+  };
+
+  // EXPIRE's NX, XX, GT and LT, checked as Redis does: GT treats a key without a deadline as
+  // one with an infinite deadline; LT lets such a key through (unless XX is also given).
+  struct ExpireCondition {
+    bool if_no_ttl = false;   // NX
+    bool if_has_ttl = false;  // XX
+    bool if_greater = false;  // GT
+    bool if_less = false;     // LT
+  };
+
+  explicit KvStore(std::size_t shards = kDefaultShards);
+
+  [[nodiscard]] static Deadline now() noexcept {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(Clock::now());
+  }
+
+  [[nodiscard]] std::optional<std::string> get(std::string_view key);
+  SetResult set(std::string_view key, std::string_view value, const SetOptions& options);
+  // MSET: all pairs become visible at once (the shards involved are locked together). Clears
+  // their deadlines.
+  void set_many(std::span<const std::pair<std::string_view, std::string_view>> pairs);
+  bool erase(std::string_view key);
+  [[nodiscard]] bool contains(std::string_view key);
+  // INCRBY: a missing key counts as 0; the deadline is kept.
+  IncrementResult increment(std::string_view key, long long delta);
+  // Sets the key's deadline if the key exists and `condition` holds; a deadline already past
+  // deletes the key. True if either happened.
+  bool expire_at(std::string_view key, Deadline deadline,
+                 ExpireCondition condition);
+  // The key's deadline: nullopt if the key does not exist, kNoExpiry if it has none.
+  [[nodiscard]] std::optional<Deadline> deadline(std::string_view key);
+  // Removes the deadline; false if the key does not exist or has none.
+  bool persist(std::string_view key);
+
+  // Keys, including expired ones not removed yet (as Redis's DBSIZE).
+  [[nodiscard]] std::size_t size() const;
+  // Keys with a deadline.
+  [[nodiscard]] std::size_t volatile_size() const;
+  void clear();
+
+  // One active expiry cycle: samples every shard, removing expired keys, within the options'
+  // budget. Returns how many keys it removed.
+  std::size_t sweep_expired(const ExpirySweepOptions& options = {});
+  // Runs sweep_expired() every options.interval on `timers` for as long as the store lives
+  // (the store must be owned by a shared_ptr). Cancel the returned id to stop it earlier.
+  TimerId start_expiry_sweep(TimerService& timers, const ExpirySweepOptions& options = {});
+
+ private:
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const noexcept {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
+  struct Entry {
+    std::string value;
+    Deadline deadline = kNoExpiry;
+  };
+  using Map = std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>>;
+
+  struct alignas(64) Shard {
+    mutable std::mutex mutex;
+    Map entries;
+    // Keys with a deadline; the views point at the keys in `entries` (nodes do not move).
+    std::unordered_set<std::string_view, KeyHash> volatile_keys;
+    std::size_t sweep_cursor = 0;  // next bucket of volatile_keys to sample
+  };
+
+  [[nodiscard]] std::size_t shard_index(std::string_view key) const noexcept;
+  [[nodiscard]] Shard& shard_of(std::string_view key) noexcept { return shards_[shard_index(key)]; }
+  // The live entry for `key`, removing it if it has expired; with the shard's mutex held.
+  static Entry* find_live(Shard& shard, std::string_view key, Deadline now);
+  static Entry& insert(Shard& shard, std::string_view key);
+  static void erase_entry(Shard& shard, Map::iterator it);
+  static void set_deadline(Shard& shard, Map::iterator it, Deadline deadline);
+  // One bounded round on one shard: returns {sampled, removed}.
+  static std::pair<std::size_t, std::size_t> sweep_round(Shard& shard, Deadline now,
+                                                         std::size_t sample);
+
+  std::vector<Shard> shards_;
+  std::atomic<std::size_t> sweep_start_{0};  // the shard the next sweep starts with
+};
+
+}  // namespace lf

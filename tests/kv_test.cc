@@ -1,0 +1,312 @@
+// The key-value server over raw sockets: every reply byte for byte as Redis 7 sends it (values,
+// errors), pipelining, QUIT, lazy and active expiry, and hostile input (a huge bulk or
+// multibulk length, garbage, unbalanced quotes) refused with Redis's protocol error, then closed,
+// without buffering what was announced.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "support/kv_server.h"
+#include "support/test_client.h"
+
+namespace lf {
+namespace {
+
+using namespace std::chrono_literals;
+
+using test::KvServer;
+
+// Reads one complete RESP reply and returns its bytes.
+std::optional<std::string> read_reply(test::TestClient& client) {
+  std::string line;
+  while (line.size() < 2 || line.compare(line.size() - 2, 2, "\r\n") != 0) {
+    auto byte = client.recv_exact(1);
+    if (!byte) return std::nullopt;
+    line += *byte;
+  }
+  const bool aggregate = line[0] == '$' || line[0] == '*';
+  const long long n = aggregate ? std::stoll(line.substr(1, line.size() - 3)) : 0;
+  if (line[0] == '$' && n >= 0) {
+    auto data = client.recv_exact(static_cast<std::size_t>(n) + 2);
+    if (!data) return std::nullopt;
+    return line + *data;
+  }
+  if (line[0] == '*') {
+    for (long long i = 0; i < n; ++i) {
+      auto element = read_reply(client);
+      if (!element) return std::nullopt;
+      line += *element;
+    }
+  }
+  return line;
+}
+
+// A client that sends a request and returns the raw reply.
+class Client {
+ public:
+  explicit Client(const InetAddress& address) : client_(address, 10s) {}
+  std::string operator()(std::string_view request) {
+    EXPECT_TRUE(client_.send_all(request));
+    auto reply = read_reply(client_);
+    return reply.value_or("<no reply>");
+  }
+  test::TestClient& raw() { return client_; }
+
+ private:
+  test::TestClient client_;
+};
+
+std::string bulk(std::string_view data) {
+  return "$" + std::to_string(data.size()) + "\r\n" + std::string(data) + "\r\n";
+}
+
+TEST(KvServerTest, BasicCommands) {
+  KvServer server;
+  Client redis(server.address());
+  EXPECT_EQ(redis("PING\r\n"), "+PONG\r\n");
+  EXPECT_EQ(redis("*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n"), bulk("hi"));
+  EXPECT_EQ(redis("ECHO \"a b\"\r\n"), bulk("a b"));
+  EXPECT_EQ(redis("SET k v\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("GET k\r\n"), bulk("v"));
+  EXPECT_EQ(redis("GET missing\r\n"), "$-1\r\n");
+  EXPECT_EQ(redis("EXISTS k k missing\r\n"), ":2\r\n");
+  EXPECT_EQ(redis("DEL k missing\r\n"), ":1\r\n");
+  EXPECT_EQ(redis("INCR n\r\n"), ":1\r\n");
+  EXPECT_EQ(redis("INCRBY n 41\r\n"), ":42\r\n");
+  EXPECT_EQ(redis("DECR n\r\n"), ":41\r\n");
+  EXPECT_EQ(redis("DECRBY n -9\r\n"), ":50\r\n");
+  EXPECT_EQ(redis("MSET a 1 b 2\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("MGET a nope b\r\n"), "*3\r\n" + bulk("1") + "$-1\r\n" + bulk("2"));
+  EXPECT_EQ(redis("DBSIZE\r\n"), ":3\r\n");
+  EXPECT_EQ(redis("SELECT 0\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("SELECT 1\r\n"), "-ERR DB index is out of range\r\n");
+  EXPECT_EQ(redis("FLUSHDB\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("MSET a 1\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("FLUSHALL ASYNC\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("DBSIZE\r\n"), ":0\r\n");
+  EXPECT_EQ(redis("CLIENT GETNAME\r\n"), "$-1\r\n");
+  EXPECT_EQ(redis("CLIENT SETNAME bench\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("CLIENT GETNAME\r\n"), bulk("bench"));
+  EXPECT_EQ(redis("CONFIG GET save\r\n"), "*2\r\n" + bulk("save") + bulk(""));
+  EXPECT_EQ(redis("CONFIG GET appendonly\r\n"), "*2\r\n" + bulk("appendonly") + bulk("no"));
+  EXPECT_EQ(redis("CONFIG GET nothing\r\n"), "*0\r\n");
+  EXPECT_EQ(redis("COMMAND DOCS\r\n"), "*0\r\n");
+  EXPECT_EQ(redis("COMMAND COUNT\r\n"), ":27\r\n");
+  EXPECT_EQ(redis("HELLO 3\r\n"), "-NOPROTO unsupported protocol version\r\n");
+  EXPECT_EQ(redis("HELLO 2\r\n").substr(0, 5), "*14\r\n");
+  EXPECT_NE(redis("INFO\r\n").find("redis_version:7.0.0-lf"), std::string::npos);
+}
+
+TEST(KvServerTest, SetOptionsAsRedis7) {
+  KvServer server;
+  Client redis(server.address());
+  EXPECT_EQ(redis("SET k v NX\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("SET k w NX\r\n"), "$-1\r\n");
+  EXPECT_EQ(redis("SET k w XX\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("SET other w XX\r\n"), "$-1\r\n");
+  EXPECT_EQ(redis("SET k x GET\r\n"), bulk("w"));
+  EXPECT_EQ(redis("SET k y NX GET\r\n"), bulk("x"));  // Redis 7 allows NX with GET
+  EXPECT_EQ(redis("GET k\r\n"), bulk("x"));
+  EXPECT_EQ(redis("SET k v EX 100\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("TTL k\r\n"), ":100\r\n");
+  EXPECT_EQ(redis("SET k v2 KEEPTTL\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("TTL k\r\n"), ":100\r\n");
+  EXPECT_EQ(redis("SET k v3\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("TTL k\r\n"), ":-1\r\n");
+  EXPECT_EQ(redis("SET k v px 5000 ex 10\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("SET k v EX 10 EX 20\r\n"), "+OK\r\n");  // repeated: the last one wins
+  EXPECT_EQ(redis("TTL k\r\n"), ":20\r\n");
+  EXPECT_EQ(redis("SET k v NX XX\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("SET k v EX 10 KEEPTTL\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("SET k v EX\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("SET k v FOO\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("SET k v EX 0\r\n"), "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(redis("SET k v PX -5\r\n"), "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(redis("SET k v EX 9223372036854775\r\n"),
+            "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(redis("SET k v EX ten\r\n"), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(redis("SET k v PXAT 1\r\n"), "+OK\r\n");  // a deadline in the past
+  EXPECT_EQ(redis("GET k\r\n"), "$-1\r\n");
+}
+
+TEST(KvServerTest, ErrorsWordedAsRedis7) {
+  KvServer server;
+  Client redis(server.address());
+  EXPECT_EQ(redis("foo a b\r\n"), "-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n");
+  EXPECT_EQ(redis("foo\r\n"), "-ERR unknown command 'foo', with args beginning with: \r\n");
+  EXPECT_EQ(redis("GET\r\n"), "-ERR wrong number of arguments for 'get' command\r\n");
+  EXPECT_EQ(redis("get a b\r\n"), "-ERR wrong number of arguments for 'get' command\r\n");
+  EXPECT_EQ(redis("MSET a 1 b\r\n"), "-ERR wrong number of arguments for 'mset' command\r\n");
+  EXPECT_EQ(redis("PING a b\r\n"), "-ERR wrong number of arguments for 'ping' command\r\n");
+  EXPECT_EQ(redis("SET s abc\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("INCR s\r\n"), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(redis("INCRBY n x\r\n"), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(redis("SET n 9223372036854775807\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("INCR n\r\n"), "-ERR increment or decrement would overflow\r\n");
+  EXPECT_EQ(redis("DECRBY n -9223372036854775808\r\n"), "-ERR decrement would overflow\r\n");
+  EXPECT_EQ(redis("EXPIRE n 10 FOO\r\n"), "-ERR Unsupported option FOO\r\n");
+  EXPECT_EQ(redis("EXPIRE n 10 NX XX\r\n"),
+            "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
+  EXPECT_EQ(redis("EXPIRE n 10 GT LT\r\n"),
+            "-ERR GT and LT options at the same time are not compatible\r\n");
+  EXPECT_EQ(redis("EXPIRE n 9223372036854775807\r\n"),
+            "-ERR invalid expire time in 'expire' command\r\n");
+  EXPECT_EQ(redis("FLUSHALL now\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("CONFIG FOO\r\n"), "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n");
+  EXPECT_EQ(redis("CONFIG GET\r\n"), "-ERR wrong number of arguments for 'config|get' command\r\n");
+  EXPECT_EQ(redis("CLIENT SETNAME \"a b\"\r\n"),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+}
+
+TEST(KvServerTest, ExpireTtlPersist) {
+  KvServer server;
+  Client redis(server.address());
+  EXPECT_EQ(redis("EXPIRE missing 10\r\n"), ":0\r\n");
+  EXPECT_EQ(redis("TTL missing\r\n"), ":-2\r\n");
+  EXPECT_EQ(redis("SET k v\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("TTL k\r\n"), ":-1\r\n");
+  EXPECT_EQ(redis("EXPIRE k 100 XX\r\n"), ":0\r\n");
+  EXPECT_EQ(redis("EXPIRE k 100 NX\r\n"), ":1\r\n");
+  EXPECT_EQ(redis("EXPIRE k 50 GT\r\n"), ":0\r\n");
+  EXPECT_EQ(redis("EXPIRE k 50 LT\r\n"), ":1\r\n");
+  EXPECT_EQ(redis("TTL k\r\n"), ":50\r\n");
+  const std::string pttl = redis("PTTL k\r\n");
+  const long long ms = std::stoll(pttl.substr(1));
+  EXPECT_GT(ms, 49000);
+  EXPECT_LE(ms, 50000);
+  EXPECT_EQ(redis("PERSIST k\r\n"), ":1\r\n");
+  EXPECT_EQ(redis("PERSIST k\r\n"), ":0\r\n");
+  EXPECT_EQ(redis("TTL k\r\n"), ":-1\r\n");
+  EXPECT_EQ(redis("PEXPIRE k 100000\r\n"), ":1\r\n");
+  EXPECT_EQ(redis("INCR k\r\n"), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(redis("SET c 1 EX 100\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("INCR c\r\n"), ":2\r\n");
+  EXPECT_EQ(redis("TTL c\r\n"), ":100\r\n");  // INCR keeps the deadline
+  EXPECT_EQ(redis("EXPIRE k -1\r\n"), ":1\r\n");  // a deadline in the past deletes
+  EXPECT_EQ(redis("EXISTS k\r\n"), ":0\r\n");
+}
+
+TEST(KvServerTest, LazyExpiry) {
+  // No sweep in practice (one run a minute): only access removes the key.
+  ExpirySweepOptions sweep;
+  sweep.interval = 60s;
+  KvServer server({}, sweep);
+  Client redis(server.address());
+  EXPECT_EQ(redis("SET k v PX 50\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("GET k\r\n"), bulk("v"));
+  std::this_thread::sleep_for(120ms);
+  EXPECT_EQ(redis("DBSIZE\r\n"), ":1\r\n");  // still stored, as in Redis
+  EXPECT_EQ(redis("GET k\r\n"), "$-1\r\n");
+  EXPECT_EQ(redis("DBSIZE\r\n"), ":0\r\n");
+}
+
+TEST(KvServerTest, ActiveExpirySweepRemovesUntouchedKeys) {
+  KvServer server;
+  Client redis(server.address());
+  std::string batch;
+  for (int i = 0; i < 2000; ++i) batch += "SET key:" + std::to_string(i) + " v PX 50\r\n";
+  batch += "SET keep v\r\n";
+  ASSERT_TRUE(redis.raw().send_all(batch));
+  for (int i = 0; i <= 2000; ++i) ASSERT_EQ(read_reply(redis.raw()), "+OK\r\n");
+  // (The sweep may have started already on a slow machine: no exact count here.)
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::string size;
+  while ((size = redis("DBSIZE\r\n")) != ":1\r\n" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(size, ":1\r\n") << "the sweep did not remove the expired keys";
+  EXPECT_EQ(server.store().volatile_size(), 0u);
+  EXPECT_EQ(redis("GET keep\r\n"), bulk("v"));
+}
+
+TEST(KvServerTest, PipelinedRepliesInOrder) {
+  KvServer server;
+  test::TestClient client(server.address());
+  std::string batch;
+  constexpr int kCommands = 1000;
+  for (int i = 0; i < kCommands; ++i) {
+    batch += "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n";
+  }
+  ASSERT_TRUE(client.send_all(batch));
+  for (int i = 1; i <= kCommands; ++i) {
+    ASSERT_EQ(read_reply(client), ":" + std::to_string(i) + "\r\n");
+  }
+}
+
+TEST(KvServerTest, LargeValueInManyReads) {
+  KvServer server;
+  Client redis(server.address());
+  const std::string value = test::random_bytes(3 * 1024 * 1024, 7);
+  const std::string request = "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n" + bulk(value);
+  EXPECT_EQ(redis(request), "+OK\r\n");
+  EXPECT_EQ(redis("GET big\r\n"), bulk(value));
+}
+
+TEST(KvServerTest, QuitRepliesThenCloses) {
+  KvServer server;
+  test::TestClient client(server.address());
+  ASSERT_TRUE(client.send_all("PING\r\nQUIT\r\nPING\r\n"));
+  EXPECT_EQ(client.recv_until_eof(), "+PONG\r\n+OK\r\n");
+}
+
+// Resident memory of this process (the server runs in it).
+std::size_t resident_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+  }
+  return 0;
+}
+
+// Sends `request` and expects exactly `reply`, then the close.
+void expect_error_then_close(const InetAddress& address, std::string_view request,
+                             std::string_view reply) {
+  test::TestClient client(address);
+  ASSERT_TRUE(client.send_all(request));
+  EXPECT_EQ(client.recv_until_eof(), reply) << request;
+}
+
+TEST(KvServerTest, HostileInputGetsTheProtocolErrorThenClose) {
+  KvOptions options;
+  options.max_input_buffer = 1024 * 1024;
+  KvServer server(options);
+  const std::size_t rss_before = resident_kib();
+  expect_error_then_close(server.address(), "*1\r\n$1000000000\r\n",
+                          "-ERR Protocol error: invalid bulk length\r\n");
+  // Under Redis's 512 MiB, above this server's input limit: refused the same way, at once.
+  expect_error_then_close(server.address(), "*2\r\n$3\r\nGET\r\n$100000000\r\nabc",
+                          "-ERR Protocol error: invalid bulk length\r\n");
+  expect_error_then_close(server.address(), "*2000000\r\n",
+                          "-ERR Protocol error: invalid multibulk length\r\n");
+  expect_error_then_close(server.address(), "*1\r\nx\r\n",
+                          "-ERR Protocol error: expected '$', got 'x'\r\n");
+  expect_error_then_close(server.address(), "SET k \"unbalanced\r\n",
+                          "-ERR Protocol error: unbalanced quotes in request\r\n");
+  expect_error_then_close(server.address(), std::string(70 * 1024, 'z'),
+                          "-ERR Protocol error: too big inline request\r\n");
+  // Replies to the commands before the bad one still arrive, nothing after it runs.
+  expect_error_then_close(server.address(), "PING\r\n*1\r\n$x\r\nSET k v\r\n",
+                          "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n");
+  // Many small arguments past the input limit: closed without a reply, as Redis does.
+  std::string many = "*200000\r\n";
+  for (int i = 0; i < 200000; ++i) many += "$3\r\nabc\r\n";
+  {
+    test::TestClient client(server.address());
+    (void)client.send_all(many);  // the server may close before it has read everything
+    EXPECT_TRUE(client.wait_for_close());
+  }
+  const std::size_t rss_after = resident_kib();
+  EXPECT_LT(rss_after, rss_before + 32 * 1024) << "the server buffered what was announced";
+  Client redis(server.address());
+  EXPECT_EQ(redis("GET k\r\n"), "$-1\r\n");  // the SET after the error never ran
+  EXPECT_EQ(redis("PING\r\n"), "+PONG\r\n");
+}
+
+}  // namespace
+}  // namespace lf
