@@ -8,6 +8,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libcli11-dev libspdlog-dev
   netcat-openbsd curl procps redis-tools libhiredis-dev wrk
+  clang libclang-rt-14-dev
+  libboost-dev nlohmann-json3-dev  # perf/: the Asio peer and loadgen's JSON (perf/install-deps.sh: the rest)
 )
 
 missing=()

@@ -20,11 +20,29 @@ void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t def
   }
   app.add_option("--host", options.host, "address to bind (IPv4 or IPv6, numeric)")
       ->capture_default_str();
-  app.add_option("-t,--threads", options.threads, "threads in the ThreadSet")
+  app.add_option("-t,--threads", options.threads,
+                 "threads in the ThreadSet (reactor: connection loops; hsha: workers)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  std::string names;
+  for (const Model model : all_models()) {
+    if (!names.empty()) names.append(", ");
+    names.append(to_string(model));
+  }
+  app.add_option_function<std::string>(
+         "--model",
+         [&options](const std::string& name) {
+           if (const auto model = parse_model(name)) options.model = *model;
+         },
+         fmt::format("concurrency model: {} (default: lf)", names))
+      ->check([](const std::string& name) {
+        return parse_model(name) ? std::string() : fmt::format("unknown model: {}", name);
+      });
   app.add_option("--idle-timeout", options.idle_timeout_s,
                  "close connections silent for this many seconds (0: never)")
+      ->capture_default_str();
+  app.add_option("--max-connections", options.max_connections,
+                 "open connections per listener; more are closed at once (0: no limit)")
       ->capture_default_str();
   app.add_option("--log-dir", options.log_dir, "write rolling log files here (default: stderr)");
   app.add_option("--log-level", options.log_level,
@@ -49,7 +67,8 @@ int run_program(std::string_view program, const CommonOptions& options,
     Server server(server_options(options));
     fmt::print("{}\n", listen(server));
     std::fflush(stdout);
-    LF_LOG_INFO("{} running with {} threads", program, server.thread_set().size());
+    LF_LOG_INFO("{} running with {} threads, model {}", program, server.dispatcher().threads(),
+                to_string(server.dispatcher().model()));
     server.run();
     LF_LOG_INFO("{} stopped", program);
     fmt::print("{} stopped\n", program);
@@ -63,12 +82,14 @@ int run_program(std::string_view program, const CommonOptions& options,
 ServerOptions server_options(const CommonOptions& options) {
   ServerOptions server;
   server.threads = options.threads;
+  server.model = options.model;
   return server;
 }
 
 ListenOptions listen_options(const CommonOptions& options) {
   ListenOptions listen;
   listen.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
+  listen.max_connections = options.max_connections;
   return listen;
 }
 

@@ -1,5 +1,5 @@
-// Internal to apps/: the flags every lf program shares (--port, --threads, --idle-timeout,
-// --log-dir, --log-level, --host, --version) and turning them into Server settings.
+// Internal to apps/: the flags every lf program shares (--port, --threads, --model,
+// --idle-timeout, --log-dir, --log-level, --host, --version) and turning them into Server settings.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -19,8 +19,10 @@ struct CommonOptions {
   std::uint16_t port = 0;
   std::size_t threads = 0;      // 0: one per core
   unsigned idle_timeout_s = 0;  // 0: off
+  std::size_t max_connections = 0;  // per listener; 0: no limit
   std::string log_dir;          // empty: stderr
   std::string log_level;         // empty: LF_LOG_LEVEL, else info
+  Model model = Model::kLeaderFollowers;  // --model NAME (lf/model.h)
 };
 
 // Adds the shared flags to `app`; `default_port` is the program's own port (0: no --port flag,

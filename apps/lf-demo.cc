@@ -15,6 +15,7 @@
 #include "kv/kv_connection.h"
 #include "kv/kv_store.h"
 #include "timestamp/timestamp_connection.h"
+#include "udp_echo/udp_echo_handler.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"lf-demo: echo, HTTP, Redis-protocol key-value, chat and timestamp servers "
@@ -26,12 +27,14 @@ int main(int argc, char** argv) {
   std::uint16_t kv_port = 6380;
   std::uint16_t chat_port = 7008;
   std::uint16_t timestamp_port = 7009;
+  std::uint16_t udp_echo_port = 7010;
   std::string root = LF_DOCS_DIR;
   app.add_option("--echo-port", echo_port, "echo")->capture_default_str();
   app.add_option("--http-port", http_port, "HTTP/1.1")->capture_default_str();
   app.add_option("--kv-port", kv_port, "Redis-protocol key-value store")->capture_default_str();
   app.add_option("--chat-port", chat_port, "chat room")->capture_default_str();
   app.add_option("--timestamp-port", timestamp_port, "timestamp")->capture_default_str();
+  app.add_option("--udp-echo-port", udp_echo_port, "UDP echo")->capture_default_str();
   app.add_option("--root", root, "static files served over HTTP")
       ->capture_default_str()
       ->check(CLI::ExistingDirectory);
@@ -52,9 +55,11 @@ int main(int argc, char** argv) {
         at(chat_port), listen, std::make_shared<lf::ChatRoom>());
     const lf::InetAddress timestamp =
         server.listen<lf::TimestampConnection>(at(timestamp_port), listen);
+    const lf::InetAddress udp_echo =
+        server.listen_udp<lf::UdpEchoHandler>(at(udp_echo_port))->local_address();
 
     return fmt::format(
-        "lf-demo: {} threads, one Leader/Followers thread set for every protocol\n"
+        "lf-demo: {} threads ({} model), one dispatcher for every protocol\n"
         "  echo       {:<22} echo hello | nc -N 127.0.0.1 {}\n"
         "  HTTP       {:<22} curl http://127.0.0.1:{}/hello\n"
         "                                    curl http://127.0.0.1:{}/metrics\n"
@@ -63,9 +68,12 @@ int main(int argc, char** argv) {
         "                                    redis-cli -p {} get greeting\n"
         "  chat       {:<22} nc 127.0.0.1 {}   (in two terminals)\n"
         "  timestamp  {:<22} echo hello | nc -N 127.0.0.1 {}\n"
+        "  UDP echo   {:<22} echo hello | nc -u -w1 127.0.0.1 {}\n"
         "Stop with Ctrl-C.",
-        server.thread_set().size(), echo.to_string(), echo.port(), http.to_string(),
+        server.dispatcher().threads(), lf::to_string(server.dispatcher().model()),
+        echo.to_string(), echo.port(), http.to_string(),
         http.port(), http.port(), http.port(), kv.to_string(), kv.port(), kv.port(),
-        chat.to_string(), chat.port(), timestamp.to_string(), timestamp.port());
+        chat.to_string(), chat.port(), timestamp.to_string(), timestamp.port(),
+        udp_echo.to_string(), udp_echo.port());
   });
 }

@@ -43,14 +43,10 @@
 #include "lf/stream_connection.h"
 #include "lf/thread_set.h"
 #include "lf/unique_fd.h"
+#include "support/models.h"
 #include "support/test_client.h"
 
 namespace lf {
-
-// Readable parameter values in test output (found by argument-dependent lookup).
-inline void PrintTo(Suspension suspension, std::ostream* os) {
-  *os << (suspension == Suspension::kOneShot ? "kOneShot" : "kEdgeTriggered");
-}
 
 namespace {
 
@@ -86,11 +82,14 @@ void raise_max(std::atomic<std::size_t>& max, std::size_t value) {
   }
 }
 
-ServerOptions test_options(Suspension suspension = Suspension::kOneShot) {
+ServerOptions test_options(Model model = Model::kLeaderFollowers) {
   ServerOptions options = test::BackgroundServer<EchoConnection>::default_options();
-  options.suspension = suspension;
+  options.model = model;
   return options;
 }
+
+// The tests of the connection's invariants run under every concurrency model.
+class ConnectionModel : public ::testing::TestWithParam<Model> {};
 
 template <typename Handler, typename... Args>
 ConnectionFactory factory_of(Args... args) {
@@ -225,14 +224,14 @@ bool echo_round_trip(const InetAddress& server, std::string_view data) {
 // ---------------------------------------------------------------------------------------------
 // The peer closes: half-close (the client sends, then shutdown(SHUT_WR), and must get every
 // byte back, then EOF), and a full close right after sending (the server must release the
-// connection). Both suspension strategies; a small message (data and FIN usually reach the
+// connection). Every model; a small message (data and FIN usually reach the
 // server together) and a large one (the FIN arrives while the echo is being written).
 
-class PeerClose : public ::testing::TestWithParam<std::tuple<Suspension, std::size_t>> {};
+class PeerClose : public ::testing::TestWithParam<std::tuple<Model, std::size_t>> {};
 
 TEST_P(PeerClose, HalfCloseGetsEveryByteBackThenEof) {
-  const auto [suspension, size] = GetParam();
-  test::BackgroundServer<EchoConnection> server(test_options(suspension));
+  const auto [model, size] = GetParam();
+  test::BackgroundServer<EchoConnection> server(test_options(model));
   // Several rounds: with small messages the data and the FIN usually reach the server together,
   // with large ones the FIN arrives while the echo is still being written.
   for (int round = 0; round < 10; ++round) {
@@ -260,8 +259,8 @@ class DiscardConnection : public StreamConnection {
 // The peer sends and closes at once: the server must notice the close and release the
 // connection, or it holds the socket (and its memory) for good.
 TEST_P(PeerClose, SendThenCloseReleasesTheConnection) {
-  const auto [suspension, size] = GetParam();
-  test::BackgroundServer<DiscardConnection> server(test_options(suspension));
+  const auto [model, size] = GetParam();
+  test::BackgroundServer<DiscardConnection> server(test_options(model));
   for (int round = 0; round < 10; ++round) {
     TestClient client(server.address());
     ASSERT_TRUE(client.connected());
@@ -275,12 +274,10 @@ TEST_P(PeerClose, SendThenCloseReleasesTheConnection) {
 
 INSTANTIATE_TEST_SUITE_P(
     connection, PeerClose,
-    ::testing::Combine(::testing::Values(Suspension::kOneShot, Suspension::kEdgeTriggered),
-                       ::testing::Values(std::size_t{13}, 2 * kMiB)),
+    ::testing::Combine(test::every_model(), ::testing::Values(std::size_t{13}, 2 * kMiB)),
     [](const auto& test_info) {
-      return std::string(std::get<0>(test_info.param) == Suspension::kOneShot ? "OneShot"
-                                                                         : "EdgeTriggered") +
-             "_" + std::to_string(std::get<1>(test_info.param)) + "Bytes";
+      return test::model_name(std::get<0>(test_info.param)) + "_" +
+             std::to_string(std::get<1>(test_info.param)) + "Bytes";
     });
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +311,7 @@ bool message_round_trip(TestClient& client, std::string_view payload) {
   return back && *back == message;
 }
 
-class PeerReset : public ::testing::TestWithParam<Suspension> {};
+class PeerReset : public ::testing::TestWithParam<Model> {};
 
 TEST_P(PeerReset, MidMessageClosesOnlyThatConnection) {
   test::BackgroundServer<MessageEcho> server(test_options(GetParam()));
@@ -347,12 +344,7 @@ TEST_P(PeerReset, MidMessageClosesOnlyThatConnection) {
   EXPECT_TRUE(wait_for_connections(server.server(), 0));
 }
 
-INSTANTIATE_TEST_SUITE_P(connection, PeerReset,
-                         ::testing::Values(Suspension::kOneShot, Suspension::kEdgeTriggered),
-                         [](const auto& test_info) {
-                           return std::string(test_info.param == Suspension::kOneShot ? "OneShot"
-                                                                                 : "EdgeTriggered");
-                         });
+INSTANTIATE_TEST_SUITE_P(connection, PeerReset, test::every_model(), test::model_param_name);
 
 // ---------------------------------------------------------------------------------------------
 // Back-pressure: a client that writes 16 MiB and never reads.
@@ -394,10 +386,10 @@ class SlowReaderEcho : public StreamConnection {
   std::shared_ptr<Registry<SlowReaderEcho>> registry_;
 };
 
-TEST(connection, SlowReaderOutputStaysBoundedAndServerStopsReading) {
+TEST_P(ConnectionModel, SlowReaderOutputStaysBoundedAndServerStopsReading) {
   auto stats = std::make_shared<SlowReaderStats>();
   auto registry = std::make_shared<Registry<SlowReaderEcho>>();
-  RunningServer server(factory_of<SlowReaderEcho>(stats, registry));
+  RunningServer server(factory_of<SlowReaderEcho>(stats, registry), test_options(GetParam()));
   // Bound on the server's buffered output: the high-water mark plus one read's worth.
   constexpr std::size_t kBound = 1 * kMiB;
 
@@ -565,10 +557,10 @@ class LineChecker {
   std::vector<std::string> errors_;
 };
 
-TEST(connection, ForeignThreadSendKeepsLinesWholeAndInOrder) {
+TEST_P(ConnectionModel, ForeignThreadSendKeepsLinesWholeAndInOrder) {
   auto registry = std::make_shared<Registry<LineEcho>>();
   auto closes = std::make_shared<std::atomic<int>>(0);
-  RunningServer server(factory_of<LineEcho>(registry, closes));
+  RunningServer server(factory_of<LineEcho>(registry, closes), test_options(GetParam()));
   constexpr std::size_t kForeignLines = 20000;
   constexpr std::size_t kEchoLines = 20000;
 
@@ -616,10 +608,10 @@ TEST(connection, ForeignThreadSendKeepsLinesWholeAndInOrder) {
   EXPECT_EQ(closes->load(), 1);
 }
 
-TEST(connection, ForeignThreadForceCloseClosesAfterWhatWasSent) {
+TEST_P(ConnectionModel, ForeignThreadForceCloseClosesAfterWhatWasSent) {
   auto registry = std::make_shared<Registry<LineEcho>>();
   auto closes = std::make_shared<std::atomic<int>>(0);
-  RunningServer server(factory_of<LineEcho>(registry, closes));
+  RunningServer server(factory_of<LineEcho>(registry, closes), test_options(GetParam()));
 
   TestClient client(server.address());
   ASSERT_TRUE(client.connected());
@@ -644,10 +636,10 @@ TEST(connection, ForeignThreadForceCloseClosesAfterWhatWasSent) {
   EXPECT_EQ(connection->output_bytes(), 0u);
 }
 
-TEST(connection, ForeignThreadShutdownFlushesThenSendsEof) {
+TEST_P(ConnectionModel, ForeignThreadShutdownFlushesThenSendsEof) {
   auto registry = std::make_shared<Registry<LineEcho>>();
   auto closes = std::make_shared<std::atomic<int>>(0);
-  RunningServer server(factory_of<LineEcho>(registry, closes));
+  RunningServer server(factory_of<LineEcho>(registry, closes), test_options(GetParam()));
 
   TestClient client(server.address());
   ASSERT_TRUE(client.connected());
@@ -755,7 +747,7 @@ class HookProbe : public StreamConnection {
   int close_calls_ = 0;
 };
 
-TEST(connection, HooksConnectFirstAndCloseExactlyOnce) {
+TEST_P(ConnectionModel, HooksConnectFirstAndCloseExactlyOnce) {
   auto stats = std::make_shared<HookStats>();
   constexpr int kThreads = 4;
   constexpr int kPerThread = 50;  // 200 connections in all
@@ -764,7 +756,7 @@ TEST(connection, HooksConnectFirstAndCloseExactlyOnce) {
   // (half-closes), waits drain_timeout for them to close, then closes them itself.
   std::vector<std::unique_ptr<TestClient>> idle;
   {
-    ServerOptions options = test_options();
+    ServerOptions options = test_options(GetParam());
     options.drain_timeout = 500ms;
     RunningServer server(factory_of<HookProbe>(stats), options);
 
@@ -854,8 +846,8 @@ class Streamer : public StreamConnection {
   bool shut_ = false;
 };
 
-TEST(connection, SendFromOnWriteCompleteKeepsStreaming) {
-  RunningServer server(factory_of<Streamer>());
+TEST_P(ConnectionModel, SendFromOnWriteCompleteKeepsStreaming) {
+  RunningServer server(factory_of<Streamer>(), test_options(GetParam()));
   std::string expected;
   for (std::size_t i = 0; i < Streamer::kChunks; ++i) expected += Streamer::chunk(i);
 
@@ -992,10 +984,10 @@ class CountingEcho : public StreamConnection {
   std::shared_ptr<Registry<CountingEcho>> registry_;
 };
 
-TEST(connection, GracefulStopDeliversPendingEchoesThenEof) {
+TEST_P(ConnectionModel, GracefulStopDeliversPendingEchoesThenEof) {
   auto stats = std::make_shared<CountingStats>();
   auto registry = std::make_shared<Registry<CountingEcho>>();
-  ServerOptions options = test_options();
+  ServerOptions options = test_options(GetParam());
   options.drain_timeout = 5000ms;
   RunningServer server(factory_of<CountingEcho>(stats, registry), options);
   constexpr std::size_t kClients = 20;
@@ -1049,8 +1041,10 @@ TEST(connection, GracefulStopDeliversPendingEchoesThenEof) {
   EXPECT_LT(elapsed, options.drain_timeout)
       << "stop took " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
       << " ms";
-  for (const ThreadState state : server.server().thread_set().states()) {
-    EXPECT_EQ(state, ThreadState::kStopped) << to_string(state);
+  if (is_leader_followers(GetParam())) {
+    for (const ThreadState state : server.server().thread_set().states()) {
+      EXPECT_EQ(state, ThreadState::kStopped) << to_string(state);
+    }
   }
   EXPECT_EQ(server.server().connections(), 0u);
   TestClient late(server.address(), 1s);
@@ -1060,10 +1054,10 @@ TEST(connection, GracefulStopDeliversPendingEchoesThenEof) {
 // ---------------------------------------------------------------------------------------------
 // Descriptor leaks.
 
-TEST(connection, NoFdLeakAfterConnectionsAndServer) {
+TEST_P(ConnectionModel, NoFdLeakAfterConnectionsAndServer) {
   const std::size_t before = test::open_fd_count();
   {
-    test::BackgroundServer<EchoConnection> server;
+    test::BackgroundServer<EchoConnection> server(test_options(GetParam()));
     const std::size_t with_server = test::open_fd_count();
     EXPECT_GT(with_server, before);
     for (int i = 0; i < 500; ++i) {
@@ -1145,9 +1139,9 @@ class BigResponder : public StreamConnection {
   std::shared_ptr<std::atomic<int>> closes_;
 };
 
-TEST(connection, NoSigpipeWhenWritingAfterPeerReset) {
+TEST_P(ConnectionModel, NoSigpipeWhenWritingAfterPeerReset) {
   auto closes = std::make_shared<std::atomic<int>>(0);
-  RunningServer server(factory_of<BigResponder>(closes));
+  RunningServer server(factory_of<BigResponder>(closes), test_options(GetParam()));
   // The Server ignores SIGPIPE; count it instead, so a write that raises it shows up here
   // rather than being silently ignored (or killing the process without the Server).
   const SigpipeCounter sigpipes;
@@ -1171,6 +1165,8 @@ TEST(connection, NoSigpipeWhenWritingAfterPeerReset) {
   EXPECT_TRUE(echo_round_trip(server.address(), "alive\n"));
   EXPECT_EQ(g_sigpipes.load(), 0) << "a write raised SIGPIPE";
 }
+
+INSTANTIATE_TEST_SUITE_P(connection, ConnectionModel, test::every_model(), test::model_param_name);
 
 }  // namespace
 }  // namespace lf

@@ -1,5 +1,6 @@
 // Echo integrity: lf::EchoConnection on a 4-thread (or 1-thread) BackgroundServer must send every
-// byte back, in order, on 1, 10 and 1000 concurrent connections, with both suspension strategies.
+// byte back, in order, on 1, 10 and 1000 concurrent connections, under every concurrency model
+// (lf and lf-et are the two suspension strategies of Leader/Followers).
 //
 // The clients are driven by one thread (EchoDriver below) that polls every client socket and
 // reads and writes concurrently, so neither the clients nor the server can deadlock on full
@@ -44,14 +45,10 @@
 #include "lf/inet_address.h"
 #include "lf/server.h"
 #include "lf/unique_fd.h"
+#include "support/models.h"
 #include "support/test_client.h"
 
 namespace lf {
-
-// Readable parameter values in test output (found by argument-dependent lookup).
-inline void PrintTo(Suspension suspension, std::ostream* os) {
-  *os << (suspension == Suspension::kOneShot ? "kOneShot" : "kEdgeTriggered");
-}
 
 namespace {
 
@@ -330,21 +327,16 @@ bool wait_for_no_connections(Server& server, std::chrono::milliseconds limit = 1
   return true;
 }
 
-const char* name_of(Suspension suspension) {
-  return suspension == Suspension::kOneShot ? "OneShot" : "EdgeTriggered";
-}
-
-ServerOptions echo_options(Suspension suspension, std::size_t threads) {
+ServerOptions echo_options(Model model, std::size_t threads) {
   ServerOptions options = test::BackgroundServer<EchoConnection>::default_options();
-  options.suspension = suspension;
+  options.model = model;
   options.threads = threads;
   return options;
 }
 
 // Runs `plan` against a fresh echo server and checks every byte and the final connection count.
-void run_echo_integrity(Suspension suspension, std::size_t threads, const Plan& plan,
-                        std::uint64_t seed) {
-  test::BackgroundServer<EchoConnection> server(echo_options(suspension, threads));
+void run_echo_integrity(Model model, std::size_t threads, const Plan& plan, std::uint64_t seed) {
+  test::BackgroundServer<EchoConnection> server(echo_options(model, threads));
   const std::uint64_t total = plan_bytes(plan);
   std::size_t messages = 0;
   for (const auto& sizes : plan) messages += sizes.size();
@@ -368,32 +360,29 @@ void run_echo_integrity(Suspension suspension, std::size_t threads, const Plan& 
 // ---------------------------------------------------------------------------------------------
 // The tests.
 
-class EchoOneConnection : public ::testing::TestWithParam<Suspension> {};
+class EchoOneConnection : public ::testing::TestWithParam<Model> {};
 
 TEST_P(EchoOneConnection, EveryByteComesBackInOrder) {
   const std::uint64_t seed = 1;
   run_echo_integrity(GetParam(), 4, make_plan(1, 200, kMiB, seed), seed);
 }
 
-INSTANTIATE_TEST_SUITE_P(echo, EchoOneConnection,
-                         ::testing::Values(Suspension::kOneShot, Suspension::kEdgeTriggered),
-                         [](const auto& test_info) { return std::string(name_of(test_info.param)); });
+INSTANTIATE_TEST_SUITE_P(echo, EchoOneConnection, test::every_model(), test::model_param_name);
 
 class EchoTenConnections
-    : public ::testing::TestWithParam<std::tuple<Suspension, std::size_t>> {};
+    : public ::testing::TestWithParam<std::tuple<Model, std::size_t>> {};
 
 TEST_P(EchoTenConnections, EveryByteComesBackInOrder) {
-  const auto [suspension, threads] = GetParam();
+  const auto [model, threads] = GetParam();
   const std::uint64_t seed = 10;
-  run_echo_integrity(suspension, threads, make_plan(10, 30, kMiB, seed), seed);
+  run_echo_integrity(model, threads, make_plan(10, 30, kMiB, seed), seed);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     echo, EchoTenConnections,
-    ::testing::Combine(::testing::Values(Suspension::kOneShot, Suspension::kEdgeTriggered),
-                       ::testing::Values(std::size_t{1}, std::size_t{4})),
+    ::testing::Combine(test::every_model(), ::testing::Values(std::size_t{1}, std::size_t{4})),
     [](const auto& test_info) {
-      return std::string(name_of(std::get<0>(test_info.param))) + "_" +
+      return test::model_name(std::get<0>(test_info.param)) + "_" +
              std::to_string(std::get<1>(test_info.param)) + "Threads";
     });
 
@@ -413,7 +402,7 @@ Plan ThousandConnectionsPlan(std::uint64_t seed) {
   return plan;
 }
 
-class EchoThousandConnections : public ::testing::TestWithParam<Suspension> {};
+class EchoThousandConnections : public ::testing::TestWithParam<Model> {};
 
 TEST_P(EchoThousandConnections, EveryByteComesBackInOrder) {
   // 1000 client sockets and 1000 server sockets in this process.
@@ -422,9 +411,8 @@ TEST_P(EchoThousandConnections, EveryByteComesBackInOrder) {
   run_echo_integrity(GetParam(), 4, ThousandConnectionsPlan(seed), seed);
 }
 
-INSTANTIATE_TEST_SUITE_P(echo, EchoThousandConnections,
-                         ::testing::Values(Suspension::kOneShot, Suspension::kEdgeTriggered),
-                         [](const auto& test_info) { return std::string(name_of(test_info.param)); });
+INSTANTIATE_TEST_SUITE_P(echo, EchoThousandConnections, test::every_model(),
+                         test::model_param_name);
 
 }  // namespace
 }  // namespace lf

@@ -1,5 +1,6 @@
-// The timer service inside a running Server: callbacks run on ThreadSet threads, one-shot and
-// periodic timers, timers from many threads, and the idle-connection timeout.
+// The timer service inside a running Server, under every concurrency model: callbacks run on the
+// server's threads, one-shot and periodic timers, timers from many threads, and the
+// idle-connection timeout.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 
 #include "echo/echo_connection.h"
 #include "lf/server.h"
+#include "support/models.h"
 #include "support/test_client.h"
 
 namespace lf {
@@ -27,22 +29,25 @@ bool eventually(Predicate done, std::chrono::milliseconds timeout = 10s) {
   return true;
 }
 
-ServerOptions options_with_tick(std::chrono::milliseconds tick) {
+class TimerServiceTest : public ::testing::TestWithParam<Model> {};
+
+ServerOptions options_with_tick(std::chrono::milliseconds tick, Model model) {
   ServerOptions options;
+  options.model = model;
   options.threads = 3;
   options.handle_signals = false;
   options.timer_tick = tick;
   return options;
 }
 
-TEST(TimerServiceTest, CallbacksRunOnThreadSetThreadsNeverEarly) {
-  Server server(options_with_tick(5ms));
+TEST_P(TimerServiceTest, CallbacksRunOnThreadSetThreadsNeverEarly) {
+  Server server(options_with_tick(5ms, GetParam()));
   server.start();
   std::atomic<bool> on_pool_thread{false};
   std::atomic<Clock::rep> fired_at{0};
   const auto scheduled = Clock::now();
   server.timers().run_after(50ms, [&] {
-    on_pool_thread = server.thread_set().contains_this_thread();
+    on_pool_thread = server.dispatcher().contains_this_thread();
     fired_at = Clock::now().time_since_epoch().count();
   });
   ASSERT_TRUE(eventually([&] { return fired_at.load() != 0; }));
@@ -52,8 +57,8 @@ TEST(TimerServiceTest, CallbacksRunOnThreadSetThreadsNeverEarly) {
   server.wait();
 }
 
-TEST(TimerServiceTest, PeriodicTimerRepeatsUntilCancelled) {
-  Server server(options_with_tick(5ms));
+TEST_P(TimerServiceTest, PeriodicTimerRepeatsUntilCancelled) {
+  Server server(options_with_tick(5ms, GetParam()));
   server.start();
   std::atomic<int> runs{0};
   const TimerId id = server.timers().run_every(10ms, [&] { runs.fetch_add(1); });
@@ -67,8 +72,8 @@ TEST(TimerServiceTest, PeriodicTimerRepeatsUntilCancelled) {
   server.wait();
 }
 
-TEST(TimerServiceTest, ManyTimersFromManyThreadsEachFireOnce) {
-  Server server(options_with_tick(2ms));
+TEST_P(TimerServiceTest, ManyTimersFromManyThreadsEachFireOnce) {
+  Server server(options_with_tick(2ms, GetParam()));
   server.start();
   constexpr int kThreads = 4;
   constexpr int kPerThread = 2000;
@@ -104,10 +109,10 @@ TEST(TimerServiceTest, ManyTimersFromManyThreadsEachFireOnce) {
 
 // Idle connections are closed one timeout after their last traffic (within a tick plus
 // scheduling noise); connections with traffic more often than that are never closed.
-TEST(TimerServiceTest, IdleConnectionsCloseAndActiveOnesStay) {
+TEST_P(TimerServiceTest, IdleConnectionsCloseAndActiveOnesStay) {
   constexpr auto kTick = 10ms;
   constexpr auto kTimeout = 200ms;
-  Server server(options_with_tick(kTick));
+  Server server(options_with_tick(kTick, GetParam()));
   ListenOptions listen;
   listen.idle_timeout = kTimeout;
   const InetAddress address = server.listen<EchoConnection>(InetAddress(0, true), listen);
@@ -116,9 +121,11 @@ TEST(TimerServiceTest, IdleConnectionsCloseAndActiveOnesStay) {
   test::TestClient idle(address, 5s);
   test::TestClient active(address, 5s);
   ASSERT_TRUE(idle.connected() && active.connected());
+  // Taken before sending: the server's last traffic is later, so its deadline is too (taken
+  // after the echo, it would lag the server's clock by the round trip on a loaded machine).
+  const auto last_traffic = Clock::now();
   ASSERT_TRUE(idle.send_all("once"));
   ASSERT_EQ(idle.recv_exact(4), "once");
-  const auto last_traffic = Clock::now();
 
   std::atomic<bool> active_ok{true};
   std::thread pinger([&] {
@@ -140,6 +147,8 @@ TEST(TimerServiceTest, IdleConnectionsCloseAndActiveOnesStay) {
   server.stop();
   server.wait();
 }
+
+INSTANTIATE_TEST_SUITE_P(timers, TimerServiceTest, test::every_model(), test::model_param_name);
 
 }  // namespace
 }  // namespace lf

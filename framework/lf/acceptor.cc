@@ -16,13 +16,16 @@ UniqueFd open_spare() noexcept { return UniqueFd(::open("/dev/null", O_RDONLY | 
 }  // namespace
 
 Acceptor::Acceptor(const InetAddress& address, ConnectionFactory factory,
-                   const ListenOptions& options, TimerService* timers)
+                   const ListenOptions& options, TimerService* timers,
+                   HandleSetChooser choose)
     : socket_(Socket::listen(address, options)),
       address_(InetAddress::local_of(socket_.fd())),
       factory_(std::move(factory)),
       idle_timeout_(options.idle_timeout),
       timers_(timers),
-      spare_fd_(open_spare()) {}
+      choose_(std::move(choose)),
+      spare_fd_(open_spare()),
+      max_connections_(options.max_connections) {}
 
 void Acceptor::handle_event(std::uint32_t /*events*/) {
   if (!socket_.valid()) return;
@@ -35,10 +38,17 @@ void Acceptor::handle_event(std::uint32_t /*events*/) {
       return;  // EAGAIN: drained; anything else: retried when reported again
     }
     accepted_.fetch_add(1, std::memory_order_relaxed);
+    if (max_connections_ != 0 && open_->load(std::memory_order_relaxed) >= max_connections_) {
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      metrics::add(metrics::Counter::kConnectionsRejected);
+      continue;  // `connection` closes here
+    }
     connection.set_tcp_no_delay(true);
     try {
-      factory_()->open(std::move(connection), *handle_set(),
-                       ConnectionOptions{.idle_timeout = idle_timeout_, .timers = timers_});
+      HandleSet& target = choose_ ? choose_() : *handle_set();
+      factory_()->open(std::move(connection), target,
+                       ConnectionOptions{.idle_timeout = idle_timeout_, .timers = timers_,
+                                         .slot = take_slot()});
     } catch (const std::exception&) {
       // Out of memory or epoll space: this connection is dropped, the server keeps serving.
       rejected_.fetch_add(1, std::memory_order_relaxed);
@@ -47,6 +57,13 @@ void Acceptor::handle_event(std::uint32_t /*events*/) {
   }
   // More may be pending; with edge-triggered epoll no new event would say so.
   notify(event::kReadable);
+}
+
+std::shared_ptr<void> Acceptor::take_slot() {
+  if (max_connections_ == 0) return nullptr;
+  open_->fetch_add(1, std::memory_order_relaxed);
+  // The deleter gives the slot back: when the connection closes, or at once if open() throws.
+  return {open_.get(), [open = open_](void*) { open->fetch_sub(1, std::memory_order_relaxed); }};
 }
 
 bool Acceptor::reject_one() noexcept {

@@ -1,5 +1,6 @@
 // Public. Acceptor: the event handler of a listening socket. Accepts connections with accept4
-// and opens one StreamConnection (from a factory) per connection on the same HandleSet.
+// and opens one StreamConnection (from a factory) per connection on the same HandleSet (or the
+// one a HandleSetChooser picks).
 // Runs like any handler; the counters are thread safe.
 #pragma once
 
@@ -15,22 +16,27 @@
 
 namespace lf {
 
+class HandleSet;
 class StreamConnection;
 class TimerService;
 
 using ConnectionFactory = std::function<std::shared_ptr<StreamConnection>()>;
+// Picks the HandleSet a new connection registers with (the reactor model's round robin).
+using HandleSetChooser = std::function<HandleSet&()>;
 
 class Acceptor : public EventHandler {
  public:
   // Binds and listens at once (throws std::system_error); register it with a HandleSet to
   // start accepting. `timers` serves the idle timeout (may be null when there is none).
+  // Connections register with the HandleSet `choose` returns; without one, with the Acceptor's.
   Acceptor(const InetAddress& address, ConnectionFactory factory, const ListenOptions& options,
-           TimerService* timers = nullptr);
+           TimerService* timers = nullptr, HandleSetChooser choose = {});
 
   // The bound address (with the real port when asked for port 0).
   [[nodiscard]] const InetAddress& address() const noexcept { return address_; }
   [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_.load(); }
-  // Connections closed at once because the process ran out of file descriptors.
+  // Connections closed at once: the process ran out of file descriptors, or the listener was at
+  // ListenOptions::max_connections.
   [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_.load(); }
 
   [[nodiscard]] int handle() const noexcept override { return socket_.fd(); }
@@ -45,15 +51,21 @@ class Acceptor : public EventHandler {
   // back. Without it the pending connection stays in the queue and epoll reports it forever.
   // False when nothing was pending (or the spare is gone).
   bool reject_one() noexcept;
+  // Counts a connection against max_connections until the returned slot is released.
+  [[nodiscard]] std::shared_ptr<void> take_slot();
 
   Socket socket_;
   InetAddress address_;
   ConnectionFactory factory_;
   std::chrono::milliseconds idle_timeout_;
   TimerService* timers_;
+  HandleSetChooser choose_;
   UniqueFd spare_fd_;
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> rejected_{0};
+  // ListenOptions::max_connections, and the connections open now (shared with their slots).
+  std::size_t max_connections_;
+  std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 }  // namespace lf

@@ -46,7 +46,11 @@ bool EventHandler::run() {
     if ((bits & event::kClose) != 0) handle_close();
     // Re-arm before giving up ownership: an event reported after this is merged into state_
     // and makes the release below fail, so it is never lost and never run elsewhere.
-    if (handle_set_ != nullptr) handle_set_->resume_handle(*this);
+    if (handle_set_ != nullptr && !handle_set_->resume_handle(*this)) {
+      // Not re-armed (out of kernel memory): nothing would report this handle again, so run
+      // it again as if its events had come, which retries the re-arm.
+      state_.fetch_or(interest() | event::kWake, std::memory_order_acq_rel);
+    }
     std::uint32_t expected = kScheduled;
     if (state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {

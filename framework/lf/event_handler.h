@@ -64,6 +64,7 @@ class EventHandler : public std::enable_shared_from_this<EventHandler> {
  private:
   friend class HandleSet;
   friend class ThreadSet;
+  friend class Dispatcher;  // the other concurrency models run handlers through it
   friend class Server;
 
   // Set while the handler is queued or running: whoever sets it owns the duty to run the handler.

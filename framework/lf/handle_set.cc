@@ -73,12 +73,17 @@ void HandleSet::remove_handle(EventHandler& handler) {
   registry_.erase(it);
 }
 
-void HandleSet::resume_handle(EventHandler& handler) {
-  if (!handler.registered_) return;
+bool HandleSet::resume_handle(EventHandler& handler) {
+  if (!handler.registered_) return true;
   const std::uint32_t interest = handler.interest();
-  if (suspension_ == Suspension::kEdgeTriggered && interest == handler.armed_interest_) return;
+  if (suspension_ == Suspension::kEdgeTriggered && interest == handler.armed_interest_) return true;
+  if (epoll_control(epoll_fd_.get(), EPOLL_CTL_MOD, handler.handle(), epoll_bits(interest),
+                    &handler) != 0) {
+    // ENOMEM (found by tests/fault): not armed. ENOENT/EBADF: being removed, nothing to do.
+    return errno != ENOMEM;
+  }
   handler.armed_interest_ = interest;
-  epoll_control(epoll_fd_.get(), EPOLL_CTL_MOD, handler.handle(), epoll_bits(interest), &handler);
+  return true;
 }
 
 std::size_t HandleSet::wait_for_event(ReadyList& ready, int timeout_ms) {
@@ -127,7 +132,10 @@ void HandleSet::post(std::shared_ptr<EventHandler> handler) {
 
 void HandleSet::wakeup() noexcept {
   const std::uint64_t one = 1;
-  [[maybe_unused]] const auto n = ::write(wakeup_fd_.get(), &one, sizeof one);
+  // Retried on EINTR: a lost wakeup would leave posted handlers waiting (EAGAIN means the
+  // counter is full, so a wakeup is pending anyway).
+  while (::write(wakeup_fd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+  }
 }
 
 void HandleSet::drain_wakeup() noexcept {

@@ -49,8 +49,9 @@ class HandleSet {
   void remove_handle(EventHandler& handler);
 
   // Re-arms the handle after processing (kOneShot) or updates its interest (kEdgeTriggered).
-  // Called by the processing thread; does nothing for a removed handler.
-  void resume_handle(EventHandler& handler);
+  // Called by the processing thread; does nothing for a removed handler. False if epoll could
+  // not re-arm it (ENOMEM): the kernel will not report it, so the caller must run it again.
+  bool resume_handle(EventHandler& handler);
 
   // Leader only: one thread at a time. Waits up to timeout_ms (-1: forever) and appends to `ready`
   // every handler that became ready and was not already queued or running, plus handlers queued

@@ -51,6 +51,7 @@ inline constexpr Level kDefaultLevel = Level::kInfo;
 void set_level(Level level) noexcept;
 [[nodiscard]] Level level() noexcept;
 
+// Where and how the back end writes (a value type, read by init()).
 struct LogOptions {
   std::string dir;  // created if missing; empty: lines go to stderr (still through the back end)
   std::string base_name = "lf";  // files are <dir>/<base_name>.<YYYYmmdd-HHMMSS>.<host>.<pid>.log
@@ -64,6 +65,7 @@ struct LogOptions {
   std::size_t max_queued_buffers = 256;
 };
 
+// Counters of the logger since init() (a value type, a copy taken by a thread-safe call).
 struct LogStats {
   std::uint64_t messages_written = 0;  // reached the file or stderr
   std::uint64_t messages_dropped = 0;  // dropped because the back end fell behind

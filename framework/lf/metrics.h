@@ -12,6 +12,7 @@
 
 namespace lf::metrics {
 
+// What add() counts.
 enum class Counter : std::uint8_t {
   kConnectionsOpened,
   kConnectionsClosed,
@@ -35,6 +36,7 @@ void add(Counter counter, std::uint64_t n = 1) noexcept;
 enum class Role : std::uint8_t { kLeading, kProcessing, kFollowing, kCount };
 void add_time(Role role, std::uint64_t nanoseconds) noexcept;
 
+// Value types returned by snapshot(): a copy, owned by the caller.
 struct Sample {
   std::string name;  // Prometheus metric name
   std::string help;

@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 
+#include "lf/leader_followers_dispatcher.h"
 #include "lf/log.h"
 #include "lf/signals.h"
 
@@ -16,13 +18,15 @@ namespace lf {
 
 Server::Server(ServerOptions options)
     : options_(options),
-      handle_set_(options.suspension),
-      thread_set_(handle_set_, ThreadSetOptions{options.threads, options.follower_spin}),
+      dispatcher_(make_dispatcher(DispatcherOptions{.model = options.model,
+                                                    .threads = options.threads,
+                                                    .suspension = options.suspension,
+                                                    .follower_spin = options.follower_spin})),
       timers_(std::make_shared<TimerService>(options.timer_tick)),
       stop_fd_(::eventfd(0, EFD_CLOEXEC)) {
   if (!stop_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
   signals::ignore_sigpipe();
-  handle_set_.register_handle(timers_);
+  handle_set().register_handle(timers_);
 }
 
 Server::~Server() {
@@ -34,8 +38,15 @@ Server::~Server() {
 
 InetAddress Server::listen(const InetAddress& address, ConnectionFactory factory,
                            const ListenOptions& options) {
-  auto acceptor = std::make_shared<Acceptor>(address, std::move(factory), options, timers_.get());
-  handle_set_.register_handle(acceptor);
+  HandleSetChooser choose;
+  if (dispatcher_->handle_sets().size() > 1) {
+    choose = [dispatcher = dispatcher_.get()]() -> HandleSet& {
+      return dispatcher->handle_set_for_connection();
+    };
+  }
+  auto acceptor = std::make_shared<Acceptor>(address, std::move(factory), options, timers_.get(),
+                                             std::move(choose));
+  handle_set().register_handle(acceptor);
   acceptors_.push_back(acceptor);
   return acceptor->address();
 }
@@ -43,12 +54,17 @@ InetAddress Server::listen(const InetAddress& address, ConnectionFactory factory
 void Server::start() {
   if (started_) return;
   started_ = true;
-  thread_set_.start();
+  dispatcher_->start();
 }
 
 void Server::stop() noexcept {
   const std::uint64_t one = 1;
-  [[maybe_unused]] const auto n = ::write(stop_fd_.get(), &one, sizeof one);
+  // Retried on EINTR, or the stop request would be lost. errno is restored: this may run in a
+  // signal handler.
+  const int saved_errno = errno;
+  while (::write(stop_fd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+  }
+  errno = saved_errno;
 }
 
 void Server::wait() {
@@ -71,22 +87,34 @@ void Server::run() {
   wait();
 }
 
+ThreadSet& Server::thread_set() {
+  auto* leader_followers = dynamic_cast<LeaderFollowersDispatcher*>(dispatcher_.get());
+  if (leader_followers == nullptr) {
+    throw std::logic_error("Server::thread_set(): not a Leader/Followers model");
+  }
+  return leader_followers->thread_set();
+}
+
 std::size_t Server::internal_handlers() const {
-  std::size_t count = handle_set_.contains(*timers_) ? 1 : 0;
-  for (const auto& acceptor : acceptors_) count += handle_set_.contains(*acceptor) ? 1 : 0;
+  const HandleSet& main = dispatcher_->main_handle_set();
+  std::size_t count = main.contains(*timers_) ? 1 : 0;
+  for (const auto& acceptor : acceptors_) count += main.contains(*acceptor) ? 1 : 0;
   return count;
 }
 
 std::size_t Server::connections() const {
   const std::size_t internal = internal_handlers();
-  const std::size_t registered = handle_set_.size();
+  std::size_t registered = 0;
+  for (const HandleSet* set : dispatcher_->handle_sets()) registered += set->size();
   return registered > internal ? registered - internal : 0;
 }
 
 bool Server::notify_all_and_wait(std::uint32_t bits,
                                  std::chrono::steady_clock::time_point deadline) {
-  for (const auto& handler : handle_set_.handlers()) {
-    if (handler != timers_) handler->notify(bits);
+  for (HandleSet* set : dispatcher_->handle_sets()) {
+    for (const auto& handler : set->handlers()) {
+      if (handler != timers_) handler->notify(bits);
+    }
   }
   while (connections() > 0) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -102,7 +130,7 @@ void Server::shut_down() {
   for (const auto& acceptor : acceptors_) acceptor->notify(event::kClose);
   const auto listening = [this] {
     for (const auto& acceptor : acceptors_) {
-      if (handle_set_.contains(*acceptor)) return true;
+      if (handle_set().contains(*acceptor)) return true;
     }
     return false;
   };
@@ -113,11 +141,13 @@ void Server::shut_down() {
     notify_all_and_wait(event::kClose,
                         std::chrono::steady_clock::now() + std::chrono::milliseconds(1000));
   }
-  thread_set_.stop();
-  thread_set_.join();
+  dispatcher_->stop();
+  dispatcher_->join();
   // Threads are gone: whatever is left (a handler stuck until now) is closed from here.
-  for (const auto& handler : handle_set_.handlers()) handler->handle_close();
-  handle_set_.release_pending();
+  for (HandleSet* set : dispatcher_->handle_sets()) {
+    for (const auto& handler : set->handlers()) handler->handle_close();
+    set->release_pending();
+  }
   acceptors_.clear();
   log::flush();  // a stopped server has nothing left unwritten
 }

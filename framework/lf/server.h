@@ -1,4 +1,5 @@
-// Public. Server: one HandleSet and one ThreadSet with any number of listeners. Users call
+// Public. Server: a Dispatcher (by default Leader/Followers: one HandleSet and one ThreadSet) with
+// any number of listeners and a TimerService. Users call
 // listen<Handler>() for each port, then run() (or start(), stop(), wait()). stop() is thread
 // safe and async-signal-safe; the rest is for the thread that owns the Server.
 #pragma once
@@ -7,11 +8,16 @@
 #include <concepts>
 #include <cstddef>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "lf/acceptor.h"
+#include "lf/connector.h"
+#include "lf/datagram_handler.h"
+#include "lf/dispatcher.h"
 #include "lf/handle_set.h"
 #include "lf/inet_address.h"
+#include "lf/model.h"
 #include "lf/socket.h"
 #include "lf/stream_connection.h"
 #include "lf/thread_set.h"
@@ -20,6 +26,7 @@
 
 namespace lf {
 
+// How a Server runs (a value type, read by the constructor).
 struct ServerOptions {
   std::size_t threads = 0;  // 0: one per core
   Suspension suspension = Suspension::kOneShot;
@@ -30,6 +37,8 @@ struct ServerOptions {
   bool handle_signals = true;
   // Resolution of the timer wheel (timers(), idle timeouts).
   std::chrono::milliseconds timer_tick{10};
+  // The concurrency model (model.h); `threads` counts its ThreadSet, loops or workers.
+  Model model = Model::kLeaderFollowers;
 };
 
 class Server {
@@ -53,6 +62,26 @@ class Server {
   InetAddress listen(const InetAddress& address, ConnectionFactory factory,
                      const ListenOptions& options = {});
 
+  // Connects to `address` (connector.h: timeout, retries with backoff, options.on_failure); the
+  // connection is a new Handler constructed from copies of `args`, opened on handle_set(). Thread
+  // safe; throws std::system_error if no socket can be created.
+  template <std::derived_from<StreamConnection> Handler, typename... Args>
+  void connect(const InetAddress& address, ConnectOptions options, Args... args) {
+    connect(address, [args...] { return std::make_shared<Handler>(args...); }, std::move(options));
+  }
+  void connect(const InetAddress& address, ConnectionFactory factory, ConnectOptions options = {}) {
+    Connector::connect(handle_set(), timers(), address, std::move(factory), std::move(options));
+  }
+
+  // Binds a UDP service: a Handler constructed from (`address`, copies of `args`), registered on
+  // handle_set(). Returns it (send_to() is thread safe). Throws std::system_error.
+  template <std::derived_from<DatagramHandler> Handler, typename... Args>
+  std::shared_ptr<Handler> listen_udp(const InetAddress& address, Args... args) {
+    auto handler = std::make_shared<Handler>(address, args...);
+    handle_set().register_handle(handler);
+    return handler;
+  }
+
   // Starts the threads and returns.
   void start();
   // Asks the server to stop; wait() or run() then shuts it down. Any thread, or a signal handler.
@@ -63,8 +92,11 @@ class Server {
   // start() + wait().
   void run();
 
-  [[nodiscard]] HandleSet& handle_set() noexcept { return handle_set_; }
-  [[nodiscard]] ThreadSet& thread_set() noexcept { return thread_set_; }
+  // Where listeners and timers register (the only HandleSet except under reactor).
+  [[nodiscard]] HandleSet& handle_set() noexcept { return dispatcher_->main_handle_set(); }
+  [[nodiscard]] Dispatcher& dispatcher() noexcept { return *dispatcher_; }
+  // The ThreadSet of the Leader/Followers models; throws std::logic_error under the others.
+  [[nodiscard]] ThreadSet& thread_set();
   // Timers whose callbacks run on this server's threads. Thread safe.
   [[nodiscard]] TimerService& timers() noexcept { return *timers_; }
   // Open connections (registered handlers that are not listeners).
@@ -78,8 +110,7 @@ class Server {
   [[nodiscard]] std::size_t internal_handlers() const;
 
   ServerOptions options_;
-  HandleSet handle_set_;
-  ThreadSet thread_set_;
+  std::unique_ptr<Dispatcher> dispatcher_;
   std::shared_ptr<TimerService> timers_;
   UniqueFd stop_fd_;  // an eventfd: stop() and the signal handler write, wait() reads
   std::vector<std::shared_ptr<Acceptor>> acceptors_;

@@ -10,12 +10,16 @@
 
 namespace lf {
 
+// How a listening socket is set up (a value type, read by Socket::listen() and Acceptor).
 struct ListenOptions {
   bool reuse_port = false;  // SO_REUSEPORT: several processes or sockets share the port
   int backlog = SOMAXCONN;
   bool v6_only = false;     // IPV6_V6ONLY for "::" listeners
   // Connections with no traffic for this long are closed (0: never).
   std::chrono::milliseconds idle_timeout{0};
+  // Open connections this listener keeps at most (0: no limit); beyond it a new connection is
+  // closed at once and counted as rejected (Acceptor::rejected(), metrics).
+  std::size_t max_connections = 0;
 };
 
 class Socket {

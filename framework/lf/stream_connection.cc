@@ -80,6 +80,16 @@ void StreamConnection::force_close() {
   }
 }
 
+void StreamConnection::pause_reading(bool paused) {
+  if (reading_held_.exchange(paused, std::memory_order_acq_rel) == paused) return;
+  // Resuming: data may have arrived while nobody watched; pausing: re-arm without EPOLLIN.
+  if (!paused) {
+    notify(event::kReadable);
+  } else if (!in_processing()) {
+    notify(event::kWake);
+  }
+}
+
 std::size_t StreamConnection::output_bytes() const {
   std::lock_guard lock(output_mutex_);
   std::size_t bytes = output_.readable_bytes();
@@ -90,7 +100,9 @@ std::size_t StreamConnection::output_bytes() const {
 std::uint32_t StreamConnection::interest() const noexcept {
   if (closed_) return 0;
   std::uint32_t bits = 0;
-  if (!reading_paused_ && !peer_closed_) bits |= EPOLLIN | EPOLLRDHUP;
+  if (!reading_paused_ && !peer_closed_ && !reading_held_.load(std::memory_order_acquire)) {
+    bits |= EPOLLIN | EPOLLRDHUP;
+  }
   if (want_write_) bits |= EPOLLOUT;
   return bits;
 }
@@ -109,7 +121,11 @@ void StreamConnection::handle_event(std::uint32_t events) {
     if (closed_) return;
   }
   constexpr std::uint32_t kInputEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-  if ((events & kInputEvents) != 0 && !reading_paused_ && !peer_closed_) {
+  // A held connection still reads on a hang-up (epoll reports it whatever the interest, so
+  // ignoring it would spin); what is left is bounded by the socket's receive buffer.
+  if ((events & kInputEvents) != 0 && !reading_paused_ && !peer_closed_ &&
+      (!reading_held_.load(std::memory_order_acquire) ||
+       (events & (EPOLLHUP | EPOLLERR)) != 0)) {
     read_input();
     if (closed_) return;
   }
@@ -117,13 +133,21 @@ void StreamConnection::handle_event(std::uint32_t events) {
   if (closed_) return;
   apply_backpressure();
   if (!want_write_) {
-    if (peer_closed_) {
+    if (peer_closed_ && (close_on_peer_close_ || write_shut_)) {
       close_now();  // the peer finished and has all our answers
       return;
     }
     if (!write_shut_ && shutdown_requested_.load(std::memory_order_acquire)) {
       socket_.shutdown_write();
       write_shut_ = true;
+      if (peer_closed_) {
+        close_now();  // half-closed both ways
+        return;
+      }
+    }
+    if (peer_closed_ && (events & (EPOLLHUP | EPOLLERR)) != 0) {
+      close_now();  // kept open after the peer's FIN, but the connection is gone
+      return;
     }
   } else if (reading_paused_ && (events & (EPOLLHUP | EPOLLERR)) != 0) {
     close_now();  // nobody will ever read what we hold
@@ -146,6 +170,7 @@ void StreamConnection::read_input() {
       note_activity();
       on_message(input_);
       if (closed_) return;
+      if (reading_held_.load(std::memory_order_acquire)) return;
       if (static_cast<std::size_t>(n) < asked && !until_eagain) return;
       flush_output();  // keep the output from piling up while a fast peer streams
       if (closed_) return;
@@ -155,6 +180,7 @@ void StreamConnection::read_input() {
     }
     if (n == 0) {
       peer_closed_ = true;
+      on_peer_closed();
       return;
     }
     if (saved_errno == EINTR) continue;
@@ -316,6 +342,9 @@ void StreamConnection::close_now() {
     Buffer().swap(output_);
     files_.clear();
   }
+  // The listener may accept another connection in its place (released before this one leaves
+  // the HandleSet, so whoever sees it gone also sees the slot free).
+  options_.slot.reset();
   // Out of epoll before the fd number can be reused by another connection.
   if (HandleSet* set = handle_set()) set->remove_handle(*this);
   socket_.close();

@@ -1,13 +1,14 @@
 // Public. StreamConnection: the ConcreteEventHandler base for TCP protocols. Subclass it and
 // override on_message() (and optionally the other on_* hooks); the hooks run on ThreadSet
-// threads, one at a time per connection. send(), shutdown() and force_close() are thread safe;
-// call them from other threads through a shared_ptr to the connection.
+// threads, one at a time per connection. send(), shutdown(), force_close() and pause_reading()
+// are thread safe; call them from other threads through a shared_ptr to the connection.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string_view>
 
@@ -22,9 +23,12 @@ namespace lf {
 
 class TimerService;
 
+// What open() gives a connection (a value type, copied at open()).
 struct ConnectionOptions {
   std::chrono::milliseconds idle_timeout{0};  // close after this long without traffic (0: never)
   TimerService* timers = nullptr;             // required for the idle timeout
+  // Held while the connection is open, released when it closes (the Acceptor's connection count).
+  std::shared_ptr<void> slot{};
 };
 
 class StreamConnection : public EventHandler {
@@ -49,6 +53,14 @@ class StreamConnection : public EventHandler {
   void shutdown();
   // Thread safe. Closes now, discarding unsent output.
   void force_close();
+  // Thread safe. Stops (true) or resumes (false) reading from the socket; output still flows.
+  // For flow control across connections: a proxy pauses one side while the other side's output
+  // is above its high-water mark.
+  void pause_reading(bool paused);
+  // Set before the connection is opened. By default the connection closes once the peer has
+  // closed its side and all output is sent. With false it stays open for output after the
+  // peer's FIN (half-close, e.g. a proxy) until shutdown() or force_close().
+  void set_close_on_peer_close(bool close) noexcept { close_on_peer_close_ = close; }
 
   // Thread safe.
   [[nodiscard]] bool connected() const noexcept { return connected_.load(std::memory_order_acquire); }
@@ -76,6 +88,8 @@ class StreamConnection : public EventHandler {
   virtual void on_connect() {}
   // New bytes arrived; consume what you can from `input` and leave the rest for the next call.
   virtual void on_message(Buffer& input) = 0;
+  // The peer closed its side (read returned EOF); all its bytes were passed to on_message().
+  virtual void on_peer_closed() {}
   // The connection is closed (the socket is gone); no hook runs after this one.
   virtual void on_close() {}
   // All queued output has been written to the socket.
@@ -120,6 +134,8 @@ class StreamConnection : public EventHandler {
   std::size_t high_water_mark_ = kDefaultHighWaterMark;
   std::atomic<bool> connected_{false};
   std::atomic<bool> shutdown_requested_{false};
+  std::atomic<bool> reading_held_{false};  // pause_reading()
+  bool close_on_peer_close_ = true;
 
   // Owned by the processing thread.
   Buffer input_;

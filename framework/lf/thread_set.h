@@ -21,6 +21,7 @@ enum class ThreadState : std::uint8_t { kNotStarted, kLeader, kProcessing, kFoll
 
 [[nodiscard]] const char* to_string(ThreadState state) noexcept;
 
+// How many threads and how followers wait (a value type, read by the constructor).
 struct ThreadSetOptions {
   std::size_t threads = 0;  // 0: one per core
   int follower_spin = 0;    // polls of the promotion signal before a new follower sleeps

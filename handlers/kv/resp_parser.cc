@@ -103,12 +103,12 @@ RespParser::Status RespParser::parse(std::string_view input) {
 
 RespParser::Status RespParser::parse_inline(std::string_view input) {
   const std::size_t newline = input.find('\n');
-  if (newline == std::string_view::npos) {
-    if (input.size() > limits_.max_inline_length) {
-      return fail("Protocol error: too big inline request");
-    }
-    return Status::kNeedMore;
+  // The limit applies to the line whether or not its end has arrived, so the outcome does not
+  // depend on how the bytes were split into reads (found by tests/fuzz/resp_parser_fuzz).
+  if (std::min(newline, input.size()) > limits_.max_inline_length) {
+    return fail("Protocol error: too big inline request");
   }
+  if (newline == std::string_view::npos) return Status::kNeedMore;
   std::size_t length = newline;
   if (length > 0 && input[length - 1] == '\r') --length;
   if (!split_inline_args(input.substr(0, length), inline_args_)) {
@@ -123,12 +123,10 @@ RespParser::Status RespParser::parse_multibulk(std::string_view input) {
   if (multibulk_left_ == 0) {
     // "*<count>\r\n". Like Redis, we look for the CR and take the byte after it as the LF.
     const std::size_t cr = input.find('\r');
-    if (cr == std::string_view::npos) {
-      if (input.size() > limits_.max_inline_length) {
-        return fail("Protocol error: too big mbulk count string");
-      }
-      return Status::kNeedMore;
+    if (std::min(cr, input.size()) > limits_.max_inline_length) {
+      return fail("Protocol error: too big mbulk count string");
     }
+    if (cr == std::string_view::npos) return Status::kNeedMore;
     if (cr + 1 >= input.size()) return Status::kNeedMore;
     long long count = 0;
     if (!parse_integer(input.substr(1, cr - 1), count) ||
@@ -144,12 +142,10 @@ RespParser::Status RespParser::parse_multibulk(std::string_view input) {
   while (multibulk_left_ > 0) {
     if (bulk_length_ == -1) {
       const std::size_t cr = input.find('\r', position_);
-      if (cr == std::string_view::npos) {
-        if (input.size() - position_ > limits_.max_inline_length) {
-          return fail("Protocol error: too big bulk count string");
-        }
-        break;
+      if (std::min(cr, input.size()) - position_ > limits_.max_inline_length) {
+        return fail("Protocol error: too big bulk count string");
       }
+      if (cr == std::string_view::npos) break;
       if (cr + 1 >= input.size()) break;
       if (input[position_] != '$') {
         return fail(std::string("Protocol error: expected '$', got '") + input[position_] + "'");

@@ -13,6 +13,7 @@ for _ in 1 2 3 4 5; do
   base=$(( 20000 + (RANDOM % 120) * 100 ))
   "$binary" --host 127.0.0.1 --threads 2 --echo-port $((base + 1)) --http-port $((base + 2)) \
     --kv-port $((base + 3)) --chat-port $((base + 4)) --timestamp-port $((base + 5)) \
+    --udp-echo-port $((base + 6)) \
     >"$work/out" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
@@ -25,7 +26,7 @@ done
 cat "$work/out"
 
 # Every command the demo prints, in order, run as printed.
-mapfile -t commands < <(grep -oE '(echo hello \| nc -N|curl|redis-cli) [^(]*' "$work/out" | sed 's/ *$//')
+mapfile -t commands < <(grep -oE '(echo hello \| nc -N|echo hello \| nc -u -w1|curl|redis-cli) [^(]*' "$work/out" | sed 's/ *$//')
 expect=(
   '^hello$'                              # echo
   '^Hello, World!$'                      # /hello
@@ -34,6 +35,7 @@ expect=(
   '^OK$'                                 # redis-cli set
   '^hello$'                              # redis-cli get
   '^\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}\]server reply: hello$'  # timestamp
+  '^hello$'                              # UDP echo
 )
 [ ${#commands[@]} -eq ${#expect[@]} ] || { echo "expected ${#expect[@]} commands, got ${#commands[@]}"; exit 1; }
 for i in "${!commands[@]}"; do

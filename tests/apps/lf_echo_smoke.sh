@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Smoke test of the lf-echo program: starts it on a free loopback port, echoes a line and 1 MiB
 # through it with bash's /dev/tcp, then stops it with SIGTERM and expects a clean exit (status 0).
+# Arguments after the binary are passed to it (e.g. --model reactor).
 set -euo pipefail
 binary=$1
+shift
 work=$(mktemp -d)
 trap 'kill -9 "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # A port below the ephemeral range (32768+); retried if another test holds it.
 for _ in 1 2 3 4 5; do
   port=$(( 20000 + RANDOM % 12000 ))
-  "$binary" --host 127.0.0.1 --port "$port" --threads 2 >"$work/out" 2>&1 &
+  "$binary" --host 127.0.0.1 --port "$port" --threads 2 "$@" >"$work/out" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     grep -q listening "$work/out" && break
@@ -42,4 +44,4 @@ for _ in $(seq 100); do
 done
 wait "$pid"   # set -e: a non-zero exit status fails the test
 grep -q "lf-echo stopped" "$work/out"
-echo "lf-echo smoke test passed"
+echo "lf-echo smoke test passed ($*)"

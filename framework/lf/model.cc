@@ -1,0 +1,39 @@
+#include "lf/model.h"
+
+#include <array>
+
+namespace lf {
+
+namespace {
+constexpr std::array kModels{Model::kSingle,          Model::kReactor,
+                             Model::kHalfSyncHalfAsync, Model::kLeaderFollowers,
+                             Model::kLeaderFollowersEdge, Model::kLeaderFollowersSpin};
+}  // namespace
+
+std::span<const Model> all_models() noexcept { return kModels; }
+
+std::string_view to_string(Model model) noexcept {
+  switch (model) {
+    case Model::kSingle: return "single";
+    case Model::kReactor: return "reactor";
+    case Model::kHalfSyncHalfAsync: return "hsha";
+    case Model::kLeaderFollowers: return "lf";
+    case Model::kLeaderFollowersEdge: return "lf-et";
+    case Model::kLeaderFollowersSpin: return "lf-spin";
+  }
+  return "?";
+}
+
+std::optional<Model> parse_model(std::string_view name) noexcept {
+  for (const Model model : kModels) {
+    if (to_string(model) == name) return model;
+  }
+  return std::nullopt;
+}
+
+bool is_leader_followers(Model model) noexcept {
+  return model == Model::kLeaderFollowers || model == Model::kLeaderFollowersEdge ||
+         model == Model::kLeaderFollowersSpin;
+}
+
+}  // namespace lf

@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""Renders a perf suite results file (perf/results/*.json, written by run_suite.py) into
+docs/perf.md and PNG plots (gnuplot) in docs/perf/. This script owns the whole of docs/perf.md:
+the microbenchmark figures are rendered here too, from the same run.
+
+Usage: render.py RESULTS.json [--doc docs/perf.md]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ECHO_SIZES = (("16", "16 B"), ("4k", "4 KiB"))
+ECHO_CONNS = (10, 100, 1000)
+# One distinct colour per system (the reference, lf, first and black).
+PALETTE = ("black #e41a1c #377eb8 #4daf4a #984ea3 #ff7f00 #a65628 #f781bf #999999 #66c2a5 "
+           "#b3b300 #1b9e77")
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+class Results:
+    def __init__(self, data):
+        self.meta = data["meta"]
+        self.runs = data["runs"]
+        self.micro = data.get("micro", {})
+        self.reference = "lf" if "lf" in self.meta["lf_models"] else self.meta["lf_models"][0]
+
+    def systems(self, workload):
+        seen = []
+        for run in self.runs:
+            if run["workload"] == workload and run["system"] not in seen:
+                seen.append(run["system"])
+        return seen
+
+    def values(self, workload, system, metric):
+        """metric value per repetition (None where the run failed)."""
+        out = {}
+        for run in self.runs:
+            if run["workload"] == workload and run["system"] == system:
+                out[run["rep"]] = (run.get("metrics") or {}).get(metric) if "error" not in run else None
+        return out
+
+    def figure(self, workload, system, metric):
+        return median(self.values(workload, system, metric).values())
+
+    def errors(self, workload, system):
+        return [r["error"] for r in self.runs
+                if r["workload"] == workload and r["system"] == system and "error" in r]
+
+    def ratio(self, workload, a, b, metric):
+        """Median over repetitions of a_i / b_i (the per-pair ratios of one run)."""
+        va, vb = self.values(workload, a, metric), self.values(workload, b, metric)
+        pairs = [va[r] / vb[r] for r in va if r in vb and va[r] is not None and vb[r]
+                 not in (None, 0)]
+        return median(pairs)
+
+
+def fmt_num(v, unit=""):
+    if v is None:
+        return "–"
+    if abs(v) >= 100:
+        text = f"{v:,.0f}"
+    elif abs(v) >= 10:
+        text = f"{v:.1f}"
+    else:
+        text = f"{v:.2f}"
+    return text + unit
+
+
+def fmt_ratio(v):
+    return "–" if v is None else f"{v:.2f}x"
+
+
+def system_cell(name, reference):
+    return f"**{name}**" if name == reference else name
+
+
+# ----- workload tables -------------------------------------------------------------------------
+def echo_table(res, workload, throughput="msgs_per_s", unit="msg/s"):
+    ref = res.reference
+    lines = [f"| system | {unit} | p50 µs | p99 µs | p99.9 µs | {unit} vs lf | p99 vs lf |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for system in res.systems(workload):
+        errs = res.errors(workload, system)
+        cells = [fmt_num(res.figure(workload, system, throughput)),
+                 fmt_num(res.figure(workload, system, "p50_us")),
+                 fmt_num(res.figure(workload, system, "p99_us")),
+                 fmt_num(res.figure(workload, system, "p999_us")),
+                 fmt_ratio(res.ratio(workload, system, ref, throughput)),
+                 fmt_ratio(res.ratio(workload, system, ref, "p99_us"))]
+        if errs:
+            cells[0] = f"error ({len(errs)}): {errs[0][:80]}" if cells[0] == "–" else \
+                cells[0] + f" ({len(errs)} failed)"
+        lines.append(f"| {system_cell(system, ref)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def http_table(res, workload):
+    ref = res.reference
+    lines = ["| system | req/s | p50 µs | p99 µs | req/s vs lf | p99 vs lf |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for system in res.systems(workload):
+        errs = res.errors(workload, system)
+        rps = res.figure(workload, system, "req_per_s")
+        first = fmt_num(rps) if rps is not None else f"error: {errs[0][:80]}" if errs else "–"
+        lines.append(f"| {system_cell(system, ref)} | {first} | "
+                     f"{fmt_num(res.figure(workload, system, 'p50_us'))} | "
+                     f"{fmt_num(res.figure(workload, system, 'p99_us'))} | "
+                     f"{fmt_ratio(res.ratio(workload, system, ref, 'req_per_s'))} | "
+                     f"{fmt_ratio(res.ratio(workload, system, ref, 'p99_us'))} |")
+    return "\n".join(lines)
+
+
+def redis_table(res, workload):
+    ref = res.reference
+    lines = ["| system | SET/s | GET/s | SET p99 µs | GET p99 µs | SET vs lf | GET vs lf |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for system in res.systems(workload):
+        errs = res.errors(workload, system)
+        sets = res.figure(workload, system, "set_per_s")
+        first = fmt_num(sets) if sets is not None else f"error: {errs[0][:80]}" if errs else "–"
+        lines.append(f"| {system_cell(system, ref)} | {first} | "
+                     f"{fmt_num(res.figure(workload, system, 'get_per_s'))} | "
+                     f"{fmt_num(res.figure(workload, system, 'set_p99_us'))} | "
+                     f"{fmt_num(res.figure(workload, system, 'get_p99_us'))} | "
+                     f"{fmt_ratio(res.ratio(workload, system, ref, 'set_per_s'))} | "
+                     f"{fmt_ratio(res.ratio(workload, system, ref, 'get_per_s'))} |")
+    return "\n".join(lines)
+
+
+def idle_table(res, workload):
+    ref = res.reference
+    lines = ["| system | bytes resident per idle connection | RSS before → after (KiB) | vs lf |",
+             "|---|---:|---:|---:|"]
+    for system in res.systems(workload):
+        errs = res.errors(workload, system)
+        per = res.figure(workload, system, "rss_per_conn_bytes")
+        first = fmt_num(per) if per is not None else f"error: {errs[0][:80]}" if errs else "–"
+        before = res.figure(workload, system, "rss_before_kib")
+        after = res.figure(workload, system, "rss_after_kib")
+        lines.append(f"| {system_cell(system, ref)} | {first} | {fmt_num(before)} → {fmt_num(after)} | "
+                     f"{fmt_ratio(res.ratio(workload, system, ref, 'rss_per_conn_bytes'))} |")
+    return "\n".join(lines)
+
+
+# ----- microbenchmarks -------------------------------------------------------------------------
+def bench_rows(res, program):
+    return (res.micro.get(program) or {}).get("benchmarks", [])
+
+
+def bench_find(res, program, pattern):
+    return [b for b in bench_rows(res, program) if re.search(pattern, b["name"])
+            and b.get("run_type", "iteration") == "iteration"]
+
+
+def ns_of(b):
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+    return b["real_time"] * scale
+
+
+def micro_table(res, program):
+    rows = bench_rows(res, program)
+    if not rows:
+        err = (res.micro.get(program) or {}).get("error", "not run")
+        return f"_{program}: {err}_"
+    counters = []
+    for b in rows:
+        for key in b:
+            if key.endswith("_ns") and key not in counters:
+                counters.append(key)
+    def row(cells):
+        return "| " + " | ".join(cells) + " |"
+
+    lines = [row(["benchmark", "real time per iteration", "items/s"] + counters),
+             row(["---"] + ["---:"] * (2 + len(counters)))]
+    for b in rows:
+        if b.get("run_type", "iteration") != "iteration":
+            continue
+        lines.append(row([f"`{b['name']}`", fmt_num(ns_of(b)) + " ns",
+                          fmt_num(b.get("items_per_second"))]
+                         + [fmt_num(b.get(c)) for c in counters]))
+    return "\n".join(lines)
+
+
+# ----- targets ---------------------------------------------------------------------------------
+def verdict(ok):
+    return "–" if ok is None else ("**met**" if ok else "**missed**")
+
+
+def targets(res):
+    ref = res.reference
+    rows = []
+
+    def add(workload, target, measured, ok):
+        rows.append(f"| {workload} | {target} | {measured} | {verdict(ok)} |")
+
+    def model(name):
+        return name if name in res.systems("echo-16-100") else None
+
+    w = "echo-16-100"
+    floor = res.ratio(w, ref, "epoll floor", "msgs_per_s")
+    add("1. echo 16 B, 100 conns", "lf >= 0.95x raw epoll floor", fmt_ratio(floor),
+        None if floor is None else floor >= 0.95)
+    asio = [s for s in res.systems(w) if s.startswith("asio")]
+    asio_ratios = [(s, res.ratio(w, ref, s, "msgs_per_s")) for s in asio]
+    asio_ratios = [(s, r) for s, r in asio_ratios if r is not None]
+    if asio_ratios:
+        worst = min(asio_ratios, key=lambda x: x[1])
+        add("1. echo 16 B, 100 conns", "lf >= 1.05x Asio, equal threads (each variant)",
+            ", ".join(f"{fmt_ratio(r)} vs {s}" for s, r in asio_ratios), worst[1] >= 1.05)
+    reactor = model("reactor")
+    r = res.ratio(w, ref, reactor, "msgs_per_s") if reactor else None
+    add("1. echo 16 B, 100 conns", "lf >= 0.95x one-loop-per-thread (reactor)",
+        fmt_ratio(r) if reactor else "reactor model not in this build", None if r is None else r >= 0.95)
+
+    w = "mixed-100"
+    if reactor and reactor in res.systems(w):
+        p99 = res.ratio(w, ref, reactor, "p99_us")
+        tput = res.ratio(w, ref, reactor, "msgs_per_s")
+        ok = None if p99 is None or tput is None else (p99 <= 0.2 and tput >= 1.0)
+        add("3. mixed blocking", "lf p99 <= 0.2x reactor p99, throughput >= 1.0x",
+            f"p99 {fmt_ratio(p99)}, throughput {fmt_ratio(tput)}", ok)
+    else:
+        add("3. mixed blocking", "lf p99 <= 0.2x reactor p99, throughput >= 1.0x",
+            "reactor model not in this build", None)
+
+    for w in ("http-50", "http-500"):
+        nginx = next((s for s in res.systems(w) if s.startswith("nginx")), None)
+        r = res.ratio(w, ref, nginx, "req_per_s") if nginx else None
+        add(f"4. HTTP plaintext, {w.split('-')[1]} conns", f"lf >= 1.2x {nginx or 'nginx'}",
+            fmt_ratio(r), None if r is None else r >= 1.2)
+
+    for w, label in (("redis-50", "no pipelining"), ("redis-50-p16", "-P 16")):
+        rs = res.ratio(w, ref, "redis-server", "set_per_s")
+        rg = res.ratio(w, ref, "redis-server", "get_per_s")
+        ok = None if rs is None or rg is None else (rs >= 1.0 and rg >= 1.0)
+        add(f"5. Redis GET/SET, 50 clients, {label}", "lf >= 1.0x redis-server",
+            f"SET {fmt_ratio(rs)}, GET {fmt_ratio(rg)}", ok)
+
+    per = res.figure("idle-10k", ref, "rss_per_conn_bytes")
+    add(f"6. {res.meta.get('idle_connections', 10000):,} idle connections", "lf <= 1 KiB resident per connection",
+        fmt_num(per, " B"), None if per is None else per <= 1024)
+
+    for threads in (1, 2):
+        lf = bench_find(res, "log_bench", rf"Throughput<Lf>/double:0/.*threads:{threads}$")
+        sp = bench_find(res, "log_bench", rf"Throughput<Spdlog>/double:0/.*threads:{threads}$")
+        if lf and sp and lf[0].get("items_per_second") and sp[0].get("items_per_second"):
+            r = lf[0]["items_per_second"] / sp[0]["items_per_second"]
+            add(f"7. logger, {threads} producer thread(s)", "lf >= 2x spdlog async messages/s",
+                f"{fmt_ratio(r)} ({fmt_num(lf[0]['items_per_second'])} vs "
+                f"{fmt_num(sp[0]['items_per_second'])} msg/s)", r >= 2)
+        else:
+            add(f"7. logger, {threads} producer thread(s)", "lf >= 2x spdlog async messages/s",
+                "not measured", None)
+    lat = bench_find(res, "log_bench", r"Latency<Lf>/double:0/.*threads:1$")
+    p50 = lat[0].get("p50_ns") if lat else None
+    add("7. logger, 1 producer", "median call <= 100 ns", fmt_num(p50, " ns"),
+        None if p50 is None else p50 <= 100)
+
+    sc = bench_find(res, "timer_bench", r"^BM_ScheduleCancel/1000000")
+    ns = ns_of(sc[0]) if sc else None
+    add("8. timer wheel, 1,000,000 live timers", "<= 50 ns per schedule + cancel",
+        fmt_num(ns, " ns"), None if ns is None else ns <= 50)
+
+    return "\n".join(["| workload | target | measured (ratio = lf / peer, median of pairs) | verdict |",
+                      "|---|---|---|---|"] + rows)
+
+
+# ----- plots -----------------------------------------------------------------------------------
+def plots(res, out_dir):
+    """PNG plots of throughput and p99 against connection count; returns {key: relative path}."""
+    if not shutil.which("gnuplot"):
+        return {}
+    os.makedirs(out_dir, exist_ok=True)
+    made = {}
+    work = tempfile.mkdtemp(prefix="lf-plot-")
+    try:
+        for tag, label in ECHO_SIZES:
+            systems = res.systems(f"echo-{tag}-10")
+            for metric, title, ylabel in (("msgs_per_s", "throughput", "messages/s"),
+                                          ("p99_us", "p99 latency", "p99 latency (µs)")):
+                data = os.path.join(work, f"{tag}-{metric}.dat")
+                with open(data, "w") as f:
+                    f.write("conns\t" + "\t".join(f'"{s}"' for s in systems) + "\n")
+                    for c in ECHO_CONNS:
+                        vals = [res.figure(f"echo-{tag}-{c}", s, metric) for s in systems]
+                        f.write(f"{c}\t" + "\t".join("NaN" if v is None else f"{v:.3f}" for v in vals) + "\n")
+                name = f"echo-{tag}-{'throughput' if metric == 'msgs_per_s' else 'p99'}.png"
+                script = os.path.join(work, f"{tag}-{metric}.gp")
+                with open(script, "w") as f:
+                    f.write(f"""set terminal pngcairo size 800,450 noenhanced font 'sans,10'
+set output '{os.path.join(out_dir, name)}'
+set title 'echo {label}: {title} against connections (closed loop, depth 1)'
+set logscale x
+{'set logscale y' if metric == 'p99_us' else ''}
+set xlabel 'connections'
+set ylabel '{ylabel}'
+set key outside right
+set grid
+set xtics (10, 100, 1000)
+set xrange [8:1250]
+colors = '{PALETTE}'
+plot for [i=2:{len(systems) + 1}] '{data}' using 1:i with linespoints lw (i == 2 ? 3 : 2) \\
+  lc rgb word(colors, i - 1) title columnheader(i)
+""")
+                run = subprocess.run(["gnuplot", script], capture_output=True, text=True)
+                if run.returncode == 0:
+                    made[(tag, metric)] = f"perf/{name}"
+                else:
+                    print(f"render: gnuplot failed: {run.stderr.strip()[:300]}", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return made
+
+
+# ----- the document ----------------------------------------------------------------------------
+def render(res, results_path, doc_path):
+    meta = res.meta
+    machine = meta["machine"]
+    pictures = plots(res, os.path.join(os.path.dirname(doc_path), "perf"))
+    out = []
+    w = out.append
+    w("# lf performance\n")
+    w(f"Generated by `{meta['command']}` on {meta['date']} "
+      f"({'quick mode' if meta['quick'] else 'full mode'}, {meta['elapsed_s']:.0f} s) from "
+      f"`{os.path.relpath(results_path, os.path.dirname(os.path.dirname(os.path.abspath(doc_path))))}`. "
+      "This file is rewritten by every run of `perf/run.sh`; do not edit it by hand.\n")
+    w("**Read the ratios, not the absolute figures.** The machine is a shared 2-vCPU virtual "
+      "machine: absolute figures drift by 10-30% between runs. Each ratio is the median of "
+      "per-pair ratios measured side by side in one run (every repetition runs every system once, "
+      "in alternating order).\n")
+    w("## Machine and method\n")
+    w(f"- machine: {machine['nproc']} CPUs, {machine['cpu']}, Linux {machine['kernel']}, {machine['os']}")
+    w(f"- compiler: {machine['compiler']}; peers: {machine['nginx']}, {machine['redis']}, "
+      f"{machine['wrk'].split(' [')[0]}")
+    w(f"- pinning: {meta['pinning']}")
+    w(f"- repetitions: {meta['reps']} per system and workload; loadgen warm-up {meta['warmup_s']} s, "
+      f"measured {meta['duration_s']} s per run; every server is started fresh for each run")
+    w(f"- server threads: {meta['threads']} (echo, bulk, HTTP, Redis workloads; nginx gets as many "
+      f"workers; redis-server is single-threaded as shipped); {meta['mixed_threads']} in the mixed "
+      "workload for every multi-threaded system. `single` and the epoll floor always use one thread.")
+    w(f"- lf models measured: {', '.join(meta['lf_models'])}; **lf** (bold) is the reference of every "
+      "ratio. Columns \"vs lf\" are system / lf: above 1 the system is faster (throughput) or slower "
+      "(latency) than lf.")
+    w("- echo load: `perf/loadgen` (closed loop, one message in flight per connection, every echoed "
+      "byte verified; a run with any mismatch counts as failed). HTTP: wrk, 1 thread. Redis: "
+      "redis-benchmark `-t set,get`, 50 clients.")
+    w("- every server thread shares core 0 with the others: a follower that spins (`lf-spin`) takes "
+      "CPU time from the thread doing the work, which a machine with a core per thread would not "
+      "show; threads beyond one mostly add hand-offs here, so the single-threaded systems have an "
+      "edge under this pinning.")
+    for note in meta.get("notes", []):
+        w(f"- note: {note}")
+    w("")
+    w("## Targets (PERF.md)\n")
+    w(targets(res))
+    w("")
+
+    w("## 1. Echo, closed loop\n")
+    for tag, label in ECHO_SIZES:
+        for metric in ("msgs_per_s", "p99_us"):
+            if (tag, metric) in pictures:
+                w(f"![echo {label} {metric}]({pictures[(tag, metric)]})")
+        w("")
+        for conns in ECHO_CONNS:
+            workload = f"echo-{tag}-{conns}"
+            if res.systems(workload):
+                w(f"### echo {label}, {conns} connections\n")
+                w(echo_table(res, workload))
+                w("")
+    w("## 2. Echo bulk, 64 KiB messages, 10 connections\n")
+    w(echo_table(res, "bulk-64k-10", "mib_per_s", "MiB/s"))
+    w("")
+    w("## 3. Mixed: 1% of messages block the handler for 2 ms, 100 connections, 16 B\n")
+    w("Every system runs 4 threads (the epoll floor and `single`: 1) with `--block-permille 10 "
+      "--block-ms 2`. Under one loop per thread a blocked handler stalls every connection of its "
+      "loop; under Leader/Followers only the blocked thread's own connection waits.\n")
+    w(echo_table(res, "mixed-100"))
+    w("")
+    w("## 4. HTTP/1.1 keep-alive plaintext (wrk, GET /hello)\n")
+    for conns in (50, 500):
+        w(f"### {conns} connections\n")
+        w(http_table(res, f"http-{conns}"))
+        w("")
+    w("## 5. Redis protocol, redis-benchmark, 50 clients\n")
+    for workload, label in (("redis-50", "no pipelining"), ("redis-50-p16", "`-P 16`")):
+        w(f"### {label}\n")
+        w(redis_table(res, workload))
+        w("")
+    w(f"## 6. {meta.get('idle_connections', 10000):,} idle connections\n")
+    w("Server resident memory (VmRSS) after every connection echoed one 16 B message and went "
+      "idle, minus before; kernel socket memory is not included.\n")
+    w(idle_table(res, "idle-10k"))
+    w("")
+    w("## 7. Logger (lf against spdlog's async logger)\n")
+    w(micro_table(res, "log_bench"))
+    w("")
+    w("## 8. Timer wheel\n")
+    w(micro_table(res, "timer_bench"))
+    w("")
+    w("## Synchronizer hand-off\n")
+    w("Two threads pass the leader token back and forth; items/s counts hand-offs. The argument is "
+      "how many times a new follower polls before it sleeps on its futex (0: always a wake-up of a "
+      "sleeping thread).\n")
+    rows = bench_find(res, "handoff_bench", ".")
+    if rows:
+        w("| benchmark | ns per hand-off |\n|---|---:|")
+        for b in rows:
+            ips = b.get("items_per_second")
+            w(f"| `{b['name']}` | {fmt_num(1e9 / ips if ips else None)} |")
+    else:
+        w(micro_table(res, "handoff_bench"))
+    w("")
+    w("## Buffer\n")
+    w(micro_table(res, "buffer_bench"))
+    w("")
+    failed = [r for r in res.runs if "error" in r]
+    if failed:
+        w("## Failed runs\n")
+        for r in failed:
+            w(f"- {r['workload']} / {r['system']} / repetition {r['rep'] + 1}: {r['error'][:300]}")
+        w("")
+    with open(doc_path, "w") as f:
+        f.write("\n".join(out))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("results")
+    parser.add_argument("--doc", default="docs/perf.md")
+    args = parser.parse_args()
+    with open(args.results) as f:
+        res = Results(json.load(f))
+    render(res, os.path.abspath(args.results), os.path.abspath(args.doc))
+    print(f"perf: wrote {args.doc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

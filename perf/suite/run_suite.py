@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""Runs the workloads of PERF.md against every concurrency model of lf and every peer, A/B
+interleaved, and writes one JSON file of results (rendered into docs/perf.md by render.py).
+
+Called by perf/run.sh, which installs what is missing and builds first. Every server runs pinned
+to core 0 and every load generator to core 1 (taskset), one server at a time, started fresh for
+each measurement on loopback; nginx and redis-server get their configuration in a temporary
+directory. Each repetition runs every system once (the order reversed on every other repetition),
+so each system is measured side by side with lf, and ratios are medians of per-pair ratios.
+"""
+
+import argparse
+import csv
+import datetime
+import io
+import itertools
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+LF_MODELS = ["lf", "lf-et", "lf-spin", "lf-handoff", "reactor", "hsha", "single"]
+
+
+class Suite:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build_dir)
+        self.quick = args.quick
+        self.threads = args.threads
+        self.reps = args.reps or (1 if self.quick else 3)
+        self.warmup = 0.15 if self.quick else 0.3
+        self.duration = 0.4 if self.quick else 1.5
+        self.tmp = tempfile.mkdtemp(prefix="lf-perf-")
+        self.port = 21000
+        self.pin = os.cpu_count() is not None and os.cpu_count() >= 2
+        self.runs = []
+        self.notes = []
+        self.step = 0
+        self.total_steps = 0
+        self.fd_limit = args.fd_limit
+
+    # ----- helpers -----------------------------------------------------------------------------
+    def app(self, name):
+        return os.path.join(self.build, "apps", name)
+
+    def perf_bin(self, name):
+        return os.path.join(self.build, "perf", name)
+
+    def server_prefix(self):
+        return ["taskset", "-c", "0"] if self.pin else []
+
+    def load_prefix(self):
+        return ["taskset", "-c", "1"] if self.pin else []
+
+    def next_port(self):
+        self.port += 1
+        if self.port > 30000:
+            self.port = 21001
+        return self.port
+
+    def progress(self, text):
+        self.step += 1
+        print(f"[{self.step:3d}/{self.total_steps}] {text}", file=sys.stderr, flush=True)
+
+    def start(self, command, port, log_name):
+        """Starts a server, waits until its port accepts a connection. Returns the Popen or None."""
+        log = open(os.path.join(self.tmp, log_name), "w")
+        proc = subprocess.Popen(self.server_prefix() + command, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return None
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return proc
+            except OSError:
+                time.sleep(0.02)
+        self.stop(proc)
+        return None
+
+    @staticmethod
+    def stop(proc):
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+    @staticmethod
+    def server_pid(proc):
+        """The pid of the server itself (taskset execs it, so it is the same process)."""
+        return proc.pid
+
+    def log_tail(self, log_name):
+        try:
+            with open(os.path.join(self.tmp, log_name)) as f:
+                return f.read()[-400:].strip()
+        except OSError:
+            return ""
+
+    # ----- systems -----------------------------------------------------------------------------
+    def detect_models(self):
+        """The --model names lf-echo offers (parsed from --help), or None without --model."""
+        try:
+            text = subprocess.run([self.app("lf-echo"), "--help"], capture_output=True, text=True,
+                                  timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if "--model" not in text:
+            return None
+        lines = text[text.find("--model"):].splitlines()
+        # the --model line and its continuation lines (up to the next option)
+        near = "\n".join([lines[0]] + [l for l in itertools.takewhile(
+            lambda l: not l.lstrip().startswith("-"), lines[1:])])
+        brace = re.search(r"\{([^}]*)\}", near)  # CLI11 prints IsMember choices as {a,b,c}
+        if brace:
+            return [n.strip() for n in brace.group(1).split(",") if n.strip()] or ["lf"]
+        words = set(re.findall(r"[a-z][a-z0-9-]*", near))
+        found = [m for m in LF_MODELS if m in words]
+        return found or ["lf"]
+
+    def lf_command(self, program, model, port, threads, extra=()):
+        cmd = [self.app(program), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warn"]
+        if self.models is not None:
+            cmd += ["--model", model]
+        cmd += ["--threads", "1" if model == "single" else str(threads)]
+        return cmd + list(extra)
+
+    def echo_systems(self, threads, extra=()):
+        """(name, command builder port -> argv) for every echo server."""
+        systems = [(m, (lambda p, m=m: self.lf_command("lf-echo", m, p, threads, extra)))
+                   for m in self.lf_models]
+        systems.append(("epoll floor", lambda p: [self.perf_bin("epoll_echo"), "--port", str(p),
+                                                  "--threads", "1", *extra]))
+        systems.append((f"asio 1 ctx x {threads} thr",
+                        lambda p: [self.perf_bin("asio_echo"), "--port", str(p), "--threads",
+                                   str(threads), "--contexts", "one", *extra]))
+        systems.append((f"asio {threads} ctx x 1 thr",
+                        lambda p: [self.perf_bin("asio_echo"), "--port", str(p), "--threads",
+                                   str(threads), "--contexts", "per-thread", *extra]))
+        return systems
+
+    def http_systems(self):
+        systems = [(m, (lambda p, m=m: self.lf_command("lf-http", m, p, self.threads)))
+                   for m in self.lf_models]
+        systems.append((f"nginx {self.threads} workers", self.nginx_command))
+        return systems
+
+    def redis_systems(self):
+        systems = [(m, (lambda p, m=m: self.lf_command("lf-kv", m, p, self.threads)))
+                   for m in self.lf_models]
+        systems.append(("redis-server", lambda p: [
+            "redis-server", "--port", str(p), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--daemonize", "no", "--dir", self.tmp, "--protected-mode", "no",
+            "--loglevel", "warning"]))
+        return systems
+
+    def nginx_command(self, port):
+        prefix = os.path.join(self.tmp, f"nginx-{port}")
+        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+        conf = os.path.join(prefix, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+master_process on;
+worker_processes {self.threads};
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {prefix}/body;
+  proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fastcgi;
+  uwsgi_temp_path {prefix}/uwsgi;
+  scgi_temp_path {prefix}/scgi;
+  keepalive_requests 100000000;
+  server {{
+    listen 127.0.0.1:{port} reuseport;
+    location / {{ default_type text/plain; return 200 "Hello, World!"; }}
+  }}
+}}
+""")
+        return ["nginx", "-p", prefix, "-c", conf]
+
+    # ----- one measurement ---------------------------------------------------------------------
+    def measure(self, workload, system, rep, command_for, load):
+        port = self.next_port()
+        log_name = f"{workload}-{re.sub('[^a-z0-9]+', '_', system)}-{rep}.log"
+        proc = self.start(command_for(port), port, log_name)
+        record = {"workload": workload, "system": system, "rep": rep}
+        if proc is None:
+            record["error"] = "server did not start: " + self.log_tail(log_name)
+        else:
+            try:
+                record.update(load(port, proc))
+            except Exception as e:  # a failed run is reported, never hidden
+                record["error"] = str(e)
+            if proc.poll() is not None and "error" not in record:
+                record["error"] = "server exited during the run: " + self.log_tail(log_name)
+            self.stop(proc)
+        self.runs.append(record)
+        summary = record.get("error") or record.get("summary", "")
+        self.progress(f"{workload:14s} {system:22s} rep {rep + 1}: {summary}")
+        return record
+
+    def loadgen(self, port, connections, size, depth=1):
+        cmd = self.load_prefix() + [self.perf_bin("loadgen"), "--port", str(port), "-c",
+                                    str(connections), "-s", str(size), "--depth", str(depth),
+                                    "-d", str(self.duration), "-w", str(self.warmup)]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if not out.stdout.strip():
+            raise RuntimeError("loadgen: " + out.stderr.strip()[-300:])
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        if out.returncode != 0:
+            raise RuntimeError(f"loadgen exit {out.returncode}, errors {result.get('errors')}: "
+                               + out.stderr.strip()[-200:])
+        lat = result["latency_us"]
+        metrics = {"msgs_per_s": result["msgs_per_s"], "mib_per_s": result["mib_per_s"],
+                   "p50_us": lat["p50"], "p99_us": lat["p99"], "p999_us": lat["p999"]}
+        unit = f"{result['mib_per_s']:.0f} MiB/s" if size >= 65536 else \
+            f"{result['msgs_per_s']:,.0f} msg/s"
+        return {"metrics": metrics, "summary": f"{unit}, p99 {lat['p99']:.0f} us"}
+
+    def idle(self, port, proc, connections):
+        time.sleep(0.2)  # let the server settle before the baseline
+        cmd = self.load_prefix() + [self.perf_bin("loadgen"), "--port", str(port), "--idle", "-c",
+                                    str(connections), "-d", "0.5", "--rss-pid",
+                                    str(self.server_pid(proc))]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+        if out.returncode != 0 or not out.stdout.strip():
+            raise RuntimeError("loadgen --idle: " + (out.stdout + out.stderr).strip()[-300:])
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        per = result["rss_per_connection_bytes"]
+        return {"metrics": {"rss_per_conn_bytes": per, "rss_before_kib": result["rss_before_kib"],
+                            "rss_after_kib": result["rss_after_kib"]},
+                "summary": f"{per:,.0f} B/connection"}
+
+    def wrk(self, port, connections):
+        seconds = 1 if self.quick else 2
+        cmd = self.load_prefix() + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                                    f"http://127.0.0.1:{port}/hello"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        text = out.stdout
+        m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+        if out.returncode != 0 or not m:
+            raise RuntimeError("wrk: " + (text + out.stderr).strip()[-300:])
+
+        def latency(pct):
+            lm = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+            if not lm:
+                return None
+            return float(lm.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[lm.group(2)]
+
+        errors = 0
+        sm = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+        if sm:
+            errors += sum(int(x) for x in sm.groups())
+        nm = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+        if nm:
+            errors += int(nm.group(1))
+        rps = float(m.group(1))
+        metrics = {"req_per_s": rps, "p50_us": latency(50), "p99_us": latency(99), "errors": errors}
+        if errors:
+            raise RuntimeError(f"wrk reported {errors} errors at {rps:,.0f} req/s")
+        return {"metrics": metrics, "summary": f"{rps:,.0f} req/s, p99 {metrics['p99_us']} us"}
+
+    def redis_benchmark(self, port, pipeline):
+        n = (10000 if pipeline == 1 else 100000) if self.quick else (30000 if pipeline == 1 else 300000)
+        cmd = self.load_prefix() + ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50",
+                                    "-n", str(n), "-P", str(pipeline), "-t", "set,get", "--csv"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        rows = [r for r in csv.reader(io.StringIO(out.stdout)) if r and r[0] in ("SET", "GET")]
+        if out.returncode != 0 or len(rows) != 2:
+            raise RuntimeError("redis-benchmark: " + (out.stdout + out.stderr).strip()[-300:])
+        header = next(csv.reader(io.StringIO(out.stdout)))
+        metrics = {}
+        for row in rows:
+            values = dict(zip(header, row))
+            key = row[0].lower()
+            metrics[f"{key}_per_s"] = float(values["rps"])
+            if "p50_latency_ms" in values:
+                metrics[f"{key}_p50_us"] = float(values["p50_latency_ms"]) * 1000
+                metrics[f"{key}_p99_us"] = float(values["p99_latency_ms"]) * 1000
+        return {"metrics": metrics,
+                "summary": f"SET {metrics['set_per_s']:,.0f}/s, GET {metrics['get_per_s']:,.0f}/s"}
+
+    # ----- workloads ---------------------------------------------------------------------------
+    def interleave(self, workload, systems, load, reps=None):
+        for rep in range(reps or self.reps):
+            order = systems if rep % 2 == 0 else list(reversed(systems))
+            for name, command_for in order:
+                self.measure(workload, name, rep, command_for, load)
+
+    def plan(self):
+        echo = self.echo_systems(self.threads)
+        mixed = self.echo_systems(4, ("--block-permille", "10", "--block-ms", "2"))
+        http, redis = self.http_systems(), self.redis_systems()
+        work = []
+        for size, tag in ((16, "16"), (4096, "4k")):
+            for conns in (10, 100, 1000):
+                work.append((f"echo-{tag}-{conns}", echo,
+                             lambda p, _proc, c=conns, s=size: self.loadgen(p, c, s)))
+        work.append(("bulk-64k-10", echo, lambda p, _proc: self.loadgen(p, 10, 65536)))
+        work.append(("mixed-100", mixed, lambda p, _proc: self.loadgen(p, 100, 16)))
+        for conns in (50, 500):
+            work.append((f"http-{conns}", http, lambda p, _proc, c=conns: self.wrk(p, c)))
+        work.append(("redis-50", redis, lambda p, _proc: self.redis_benchmark(p, 1)))
+        work.append(("redis-50-p16", redis, lambda p, _proc: self.redis_benchmark(p, 16)))
+        idle_conns = self.idle_connections()
+        work.append(("idle-10k", echo, lambda p, proc: self.idle(p, proc, idle_conns)))
+        return work
+
+    def idle_connections(self):
+        # Both loadgen and the server need one fd per connection.
+        return max(100, min(10000, self.fd_limit - 200))
+
+    def micro(self):
+        """Google Benchmark programs; JSON kept as they print it."""
+        min_time = "0.05" if self.quick else "0.3"
+        benches = [
+            ("buffer_bench", ".", True),
+            # Each timer benchmark fills a wheel with 1,000,000 timers first: slow to set up.
+            ("timer_bench", "BM_ScheduleCancel/" if self.quick else ".", True),
+            ("handoff_bench", ".", False),
+            ("log_bench", "double:0" if self.quick else ".", False),
+        ]
+        results = {}
+        for name, filt, pinned in benches:
+            path = self.perf_bin(name)
+            cmd = (self.load_prefix() if pinned else []) + [
+                path, "--benchmark_format=json", f"--benchmark_filter={filt}",
+                f"--benchmark_min_time={min_time}"]
+            start = time.monotonic()
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                                 cwd=self.tmp)
+            try:
+                results[name] = {"pinned": "core 1" if pinned and self.pin else "none",
+                                 "benchmarks": json.loads(out.stdout)["benchmarks"]}
+                summary = f"{len(results[name]['benchmarks'])} results"
+            except (json.JSONDecodeError, KeyError):
+                results[name] = {"error": (out.stderr or out.stdout).strip()[-300:]}
+                summary = "error: " + results[name]["error"][-100:]
+            self.progress(f"micro {name:24s} {summary} ({time.monotonic() - start:.0f} s)")
+        return results
+
+    def machine(self):
+        cpu = ""
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+        except OSError:
+            pass
+
+        def version(cmd):
+            try:
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=5)
+                return (out.stdout + out.stderr).strip().splitlines()[0]
+            except (OSError, IndexError, subprocess.TimeoutExpired):
+                return "?"
+
+        return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+                "os": version(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+                "compiler": version(["c++", "--version"]),
+                "nginx": version(["nginx", "-v"]), "redis": version(["redis-server", "--version"]),
+                "wrk": version(["wrk", "--version"])}
+
+    def run(self):
+        started = time.monotonic()
+        self.models = self.detect_models()
+        self.lf_models = self.models if self.models is not None else ["lf"]
+        if self.models is None:
+            self.notes.append("lf-echo has no --model flag in this build: only the default "
+                              "Leader/Followers dispatcher is measured.")
+        if self.args.models:
+            self.lf_models = [m for m in self.args.models.split(",") if m]
+        if "lf" in self.lf_models:  # the reference goes first
+            self.lf_models = ["lf"] + [m for m in self.lf_models if m != "lf"]
+        work = self.plan()
+        self.total_steps = sum(len(systems) * (1 if w.startswith("idle") else self.reps)
+                               for w, systems, _ in work) + 4
+        print(f"perf: {len(work)} workloads x {len(self.lf_models) + 3} systems x {self.reps} "
+              f"repetition(s); lf models: {', '.join(self.lf_models)}; server threads "
+              f"{self.threads}; pinning {'server core 0, load core 1' if self.pin else 'none'}",
+              file=sys.stderr, flush=True)
+        for workload, systems, load in work:
+            # Resident memory per idle connection does not drift like throughput: one repetition.
+            self.interleave(workload, systems, load, 1 if workload.startswith("idle") else None)
+        micro = self.micro()
+        meta = {
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "command": self.args.command,
+            "quick": self.quick,
+            "reps": self.reps,
+            "warmup_s": self.warmup,
+            "duration_s": self.duration,
+            "threads": self.threads,
+            "mixed_threads": 4,
+            "idle_connections": self.idle_connections(),
+            "pinning": ("server: taskset -c 0; load generators: taskset -c 1; log_bench and "
+                        "handoff_bench unpinned (2 threads)") if self.pin else "none (fewer than 2 CPUs)",
+            "lf_models": self.lf_models,
+            "model_flag": self.models is not None,
+            "build_dir": self.build,
+            "machine": self.machine(),
+            "notes": self.notes,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        }
+        return {"meta": meta, "runs": self.runs, "micro": micro}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build-dir", default="build/release")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=2, help="server threads (workloads 1, 2, 4, 5)")
+    parser.add_argument("--reps", type=int, default=0, help="repetitions (default 1 quick, 3 full)")
+    parser.add_argument("--models", default="", help="comma-separated lf models (default: all)")
+    parser.add_argument("--fd-limit", type=int, default=1024)
+    parser.add_argument("--out", required=True, help="the results JSON file to write")
+    parser.add_argument("--command", default="perf/run.sh")
+    args = parser.parse_args()
+    suite = Suite(args)
+    try:
+        results = suite.run()
+    finally:
+        shutil.rmtree(suite.tmp, ignore_errors=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"perf: results in {args.out} ({results['meta']['elapsed_s']} s)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
