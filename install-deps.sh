@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lf needs to build, test and run its demos. Skips apt entirely when
-# everything is already there. Run as root (or with sudo available).
+# everything is already there. Run as root (or with sudo available). Arguments name more packages
+# to install with them (perf/install-deps.sh passes the perf suite's peers).
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
   netcat-openbsd curl procps redis-tools libhiredis-dev wrk
   clang libclang-rt-14-dev
   libboost-dev nlohmann-json3-dev  # perf/: the Asio peer and loadgen's JSON (perf/install-deps.sh: the rest)
+  "$@"
 )
 
 missing=()

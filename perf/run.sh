@@ -27,8 +27,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-./install-deps.sh
-perf/install-deps.sh
+perf/install-deps.sh  # also runs ./install-deps.sh
 
 targets=(lf-echo lf-http lf-kv loadgen epoll_echo asio_echo buffer_bench timer_bench log_bench handoff_bench)
 echo "perf: building ${targets[*]} in $build_dir" >&2

@@ -111,16 +111,24 @@ TEST(Connector, RefusedIsRetriedWithBackoffThenReportedOnce) {
   EXPECT_EQ(failures.load(), 1);
 }
 
-TEST(Connector, ConnectThatNeverCompletesTimesOut) {
-  // A listener that never accepts, with a backlog of 0: once its accept queue is full the kernel
-  // drops further SYNs, so a connect stays in SYN_SENT.
-  Socket listener = Socket::listen(InetAddress(0, /*loopback=*/true), ListenOptions{.backlog = 0});
-  const InetAddress address = InetAddress::local_of(listener.fd());
+// A listener that never accepts, with a backlog of 0 and its accept queue filled: the kernel
+// drops further SYNs, so a connect to it stays in SYN_SENT.
+struct FullListener {
+  Socket socket = Socket::listen(InetAddress(0, /*loopback=*/true), ListenOptions{.backlog = 0});
+  InetAddress address = InetAddress::local_of(socket.fd());
   std::vector<Socket> fillers;
-  for (int i = 0; i < 4; ++i) {
-    fillers.push_back(Socket::stream(AF_INET));
-    (void)::connect(fillers.back().fd(), address.sockaddr_ptr(), address.length());
+
+  FullListener() {
+    for (int i = 0; i < 4; ++i) {
+      fillers.push_back(Socket::stream(AF_INET));
+      (void)::connect(fillers.back().fd(), address.sockaddr_ptr(), address.length());
+    }
   }
+};
+
+TEST(Connector, ConnectThatNeverCompletesTimesOut) {
+  const FullListener listener;
+  const InetAddress& address = listener.address;
   Server server(test_options());
   server.start();
   std::promise<int> failed;
@@ -138,13 +146,8 @@ TEST(Connector, ConnectThatNeverCompletesTimesOut) {
 }
 
 TEST(Connector, StoppingTheServerCancelsAPendingConnect) {
-  Socket listener = Socket::listen(InetAddress(0, /*loopback=*/true), ListenOptions{.backlog = 0});
-  const InetAddress address = InetAddress::local_of(listener.fd());
-  std::vector<Socket> fillers;
-  for (int i = 0; i < 4; ++i) {
-    fillers.push_back(Socket::stream(AF_INET));
-    (void)::connect(fillers.back().fd(), address.sockaddr_ptr(), address.length());
-  }
+  const FullListener listener;
+  const InetAddress& address = listener.address;
   Server server(test_options());
   server.start();
   std::promise<int> failed;
