@@ -276,6 +276,9 @@ TEST(KvServerTest, HostileInputGetsTheProtocolErrorThenClose) {
   KvOptions options;
   options.max_input_buffer = 1024 * 1024;
   KvServer server(options);
+  // Built before the first RSS reading: the client's own 1.8 MB does not count.
+  std::string many = "*200000\r\n";
+  for (int i = 0; i < 200000; ++i) many += "$3\r\nabc\r\n";
   const std::size_t rss_before = resident_kib();
   expect_error_then_close(server.address(), "*1\r\n$1000000000\r\n",
                           "-ERR Protocol error: invalid bulk length\r\n");
@@ -294,15 +297,20 @@ TEST(KvServerTest, HostileInputGetsTheProtocolErrorThenClose) {
   expect_error_then_close(server.address(), "PING\r\n*1\r\n$x\r\nSET k v\r\n",
                           "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n");
   // Many small arguments past the input limit: closed without a reply, as Redis does.
-  std::string many = "*200000\r\n";
-  for (int i = 0; i < 200000; ++i) many += "$3\r\nabc\r\n";
   {
     test::TestClient client(server.address());
     (void)client.send_all(many);  // the server may close before it has read everything
     EXPECT_TRUE(client.wait_for_close());
   }
   const std::size_t rss_after = resident_kib();
-  EXPECT_LT(rss_after, rss_before + 32 * 1024) << "the server buffered what was announced";
+  // Far below the 95 MiB and 954 MiB announced. ThreadSanitizer adds shadow memory for every byte
+  // touched (the 1 MiB input limit, thread stacks) and keeps freed memory, so it gets more room.
+#if defined(__SANITIZE_THREAD__)
+  constexpr std::size_t kAllowedKib = 64 * 1024;
+#else
+  constexpr std::size_t kAllowedKib = 32 * 1024;
+#endif
+  EXPECT_LT(rss_after, rss_before + kAllowedKib) << "the server buffered what was announced";
   Client redis(server.address());
   EXPECT_EQ(redis("GET k\r\n"), "$-1\r\n");  // the SET after the error never ran
   EXPECT_EQ(redis("PING\r\n"), "+PONG\r\n");
