@@ -17,25 +17,9 @@ mkdir "$work/root"
 head -c 1048576 /dev/urandom >"$work/root/file.bin"
 expected=$(sha256sum <"$work/root/file.bin" | cut -d' ' -f1)
 
-preload=$shim
-runtime=$(ldd "$server" | grep -oE '/[^ ]*lib(asan|tsan)\.so[^ ]*' | head -n 1 || true)
-[ -n "$runtime" ] && preload="$runtime:$shim"
-
-for _ in 1 2 3 4 5; do
-  port=$(( 20000 + RANDOM % 12000 ))
-  LD_PRELOAD="$preload" LF_FAULT_PROBABILITY="$probability" LF_FAULT_SEED="$RANDOM" \
-    LF_FAULT_AFTER_MS=1500 LF_FAULT_REPORT=1 LF_FAULT_CALLS=sendfile,writev,send,write,read,readv \
-    "$server" --host 127.0.0.1 --port "$port" --threads 4 --root "$work/root" \
-    >"$work/out" 2>"$work/err" &
-  pid=$!
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -0 "$pid" 2>/dev/null && break
-done
-sleep 1.6  # faults start 1.5 s after load
+. "$(dirname "$0")/fault_lib.sh"
+LF_FAULT_PROBABILITY="$probability" LF_FAULT_CALLS=sendfile,writev,send,write,read,readv \
+  start_under_shim "$shim" "$server" --threads 4 --root "$work/root"
 fds_before=$(ls /proc/"$pid"/fd | wc -l)
 
 url="http://127.0.0.1:$port/file.bin"
@@ -61,14 +45,7 @@ done
 echo "downloads: $complete complete and identical, $failed cut short by faults"
 [ "$complete" -gt 0 ]
 
-fds_after=
-for _ in $(seq 100); do
-  fds_after=$(ls /proc/"$pid"/fd | wc -l)
-  [ "$fds_after" -le "$fds_before" ] && break
-  sleep 0.1
-done
-echo "server fds: $fds_before before the load, $fds_after after"
-[ "$fds_after" -le "$fds_before" ]
+expect_fds_back "$fds_before"
 
 served=0
 for _ in $(seq 20); do
@@ -79,14 +56,5 @@ for _ in $(seq 20); do
 done
 [ "$served" -eq 1 ]
 
-kill -TERM "$pid"
-status=0
-wait "$pid" || status=$?
-pid=
-grep "fault_shim:" "$work/err" || true
-if [ "$status" -ne 0 ] || grep -qE "Sanitizer|runtime error" "$work/err"; then
-  echo "server exited with status $status"
-  tail -n 60 "$work/err"
-  exit 1
-fi
+stop_and_check
 echo "fault injection on sendfile: ok (probability $probability, $rounds rounds)"
