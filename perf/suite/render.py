@@ -105,37 +105,32 @@ def echo_table(res, workload, throughput="msgs_per_s", unit="msg/s"):
     return "\n".join(lines)
 
 
-def http_table(res, workload):
+def figure_table(res, workload, header, figures, ratios):
+    """One row per system: its `figures` (the first shows the error if the run failed), then its
+    `ratios` to lf."""
     ref = res.reference
-    lines = ["| system | req/s | p50 µs | p99 µs | req/s vs lf | p99 vs lf |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [header, "|---|" + "---:|" * (len(figures) + len(ratios))]
     for system in res.systems(workload):
         errs = res.errors(workload, system)
-        rps = res.figure(workload, system, "req_per_s")
-        first = fmt_num(rps) if rps is not None else f"error: {errs[0][:80]}" if errs else "–"
-        lines.append(f"| {system_cell(system, ref)} | {first} | "
-                     f"{fmt_num(res.figure(workload, system, 'p50_us'))} | "
-                     f"{fmt_num(res.figure(workload, system, 'p99_us'))} | "
-                     f"{fmt_ratio(res.ratio(workload, system, ref, 'req_per_s'))} | "
-                     f"{fmt_ratio(res.ratio(workload, system, ref, 'p99_us'))} |")
+        cells = [fmt_num(res.figure(workload, system, key)) for key in figures]
+        if res.figure(workload, system, figures[0]) is None:
+            cells[0] = f"error: {errs[0][:80]}" if errs else "–"
+        cells += [fmt_ratio(res.ratio(workload, system, ref, key)) for key in ratios]
+        lines.append(f"| {system_cell(system, ref)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def http_table(res, workload):
+    return figure_table(res, workload,
+                        "| system | req/s | p50 µs | p99 µs | req/s vs lf | p99 vs lf |",
+                        ["req_per_s", "p50_us", "p99_us"], ["req_per_s", "p99_us"])
 
 
 def redis_table(res, workload):
-    ref = res.reference
-    lines = ["| system | SET/s | GET/s | SET p99 µs | GET p99 µs | SET vs lf | GET vs lf |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for system in res.systems(workload):
-        errs = res.errors(workload, system)
-        sets = res.figure(workload, system, "set_per_s")
-        first = fmt_num(sets) if sets is not None else f"error: {errs[0][:80]}" if errs else "–"
-        lines.append(f"| {system_cell(system, ref)} | {first} | "
-                     f"{fmt_num(res.figure(workload, system, 'get_per_s'))} | "
-                     f"{fmt_num(res.figure(workload, system, 'set_p99_us'))} | "
-                     f"{fmt_num(res.figure(workload, system, 'get_p99_us'))} | "
-                     f"{fmt_ratio(res.ratio(workload, system, ref, 'set_per_s'))} | "
-                     f"{fmt_ratio(res.ratio(workload, system, ref, 'get_per_s'))} |")
-    return "\n".join(lines)
+    return figure_table(res, workload,
+                        "| system | SET/s | GET/s | SET p99 µs | GET p99 µs | SET vs lf | GET vs lf |",
+                        ["set_per_s", "get_per_s", "set_p99_us", "get_p99_us"],
+                        ["set_per_s", "get_per_s"])
 
 
 def idle_table(res, workload):
