@@ -608,17 +608,35 @@ TEST_P(ConnectionModel, ForeignThreadSendKeepsLinesWholeAndInOrder) {
   EXPECT_EQ(closes->load(), 1);
 }
 
-TEST_P(ConnectionModel, ForeignThreadForceCloseClosesAfterWhatWasSent) {
-  auto registry = std::make_shared<Registry<LineEcho>>();
-  auto closes = std::make_shared<std::atomic<int>>(0);
-  RunningServer server(factory_of<LineEcho>(registry, closes), test_options(GetParam()));
+// A LineEcho server with one client whose first line ("hello") has come back, and the server's
+// side of that connection: the start of the foreign-thread close tests.
+struct EchoedLine {
+  std::shared_ptr<Registry<LineEcho>> registry = std::make_shared<Registry<LineEcho>>();
+  std::shared_ptr<std::atomic<int>> closes = std::make_shared<std::atomic<int>>(0);
+  RunningServer server;
+  TestClient client;
+  std::shared_ptr<LineEcho> connection;
 
-  TestClient client(server.address());
-  ASSERT_TRUE(client.connected());
-  ASSERT_TRUE(client.send_all("hello\n"));
-  ASSERT_EQ(client.recv_exact(6), "hello\n");
-  auto connection = registry->get(0);
-  ASSERT_NE(connection, nullptr);
+  explicit EchoedLine(Model model)
+      : server(factory_of<LineEcho>(registry, closes), test_options(model)),
+        client(server.address()) {}
+
+  void open() {
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.send_all("hello\n"));
+    ASSERT_EQ(client.recv_exact(6), "hello\n");
+    connection = registry->get(0);
+    ASSERT_NE(connection, nullptr);
+  }
+};
+
+TEST_P(ConnectionModel, ForeignThreadForceCloseClosesAfterWhatWasSent) {
+  EchoedLine setup(GetParam());
+  ASSERT_NO_FATAL_FAILURE(setup.open());
+  RunningServer& server = setup.server;
+  TestClient& client = setup.client;
+  const auto& closes = setup.closes;
+  const auto& connection = setup.connection;
   EXPECT_TRUE(connection->connected());
 
   std::thread([&] { connection->force_close(); }).join();
@@ -637,16 +655,12 @@ TEST_P(ConnectionModel, ForeignThreadForceCloseClosesAfterWhatWasSent) {
 }
 
 TEST_P(ConnectionModel, ForeignThreadShutdownFlushesThenSendsEof) {
-  auto registry = std::make_shared<Registry<LineEcho>>();
-  auto closes = std::make_shared<std::atomic<int>>(0);
-  RunningServer server(factory_of<LineEcho>(registry, closes), test_options(GetParam()));
-
-  TestClient client(server.address());
-  ASSERT_TRUE(client.connected());
-  ASSERT_TRUE(client.send_all("hello\n"));
-  ASSERT_EQ(client.recv_exact(6), "hello\n");
-  auto connection = registry->get(0);
-  ASSERT_NE(connection, nullptr);
+  EchoedLine setup(GetParam());
+  ASSERT_NO_FATAL_FAILURE(setup.open());
+  RunningServer& server = setup.server;
+  TestClient& client = setup.client;
+  const auto& closes = setup.closes;
+  const auto& connection = setup.connection;
 
   // The foreign thread queues ~1 MiB (more than the socket buffers take at once), then
   // shutdown(): the client must get all of it, then EOF.
