@@ -22,13 +22,15 @@ void BM_LeaderHandOff(benchmark::State& state) {
   lf::Synchronizer sync(static_cast<int>(state.range(0)));
   lf::Synchronizer::Follower self;
   lf::Synchronizer::Follower peer;
-  if (!sync.join(self)) return;  // the token is free: this thread leads first
+  // The token is free: this thread leads first.
+  if (sync.join(self) != lf::Synchronizer::Turn::kLead) return;
   std::thread other([&] {
-    while (sync.join(peer)) hand_over(sync);
+    while (sync.join(peer) == lf::Synchronizer::Turn::kLead) hand_over(sync);
   });
   for (auto _ : state) {
     hand_over(sync);
-    if (!sync.join(self)) break;  // back as leader once `other` hands the token over
+    // Back as leader once `other` hands the token over.
+    if (sync.join(self) != lf::Synchronizer::Turn::kLead) break;
   }
   sync.stop();
   other.join();

@@ -490,6 +490,37 @@ TEST(BufferTest, ReleaseIfEmptyDropsLargeIdleStorage) {
   EXPECT_EQ(buf.view(), "still works");
 }
 
+TEST(BufferTest, UnallocatedHoldsNothingUntilTheFirstWrite) {
+  Buffer buf = Buffer::unallocated();
+  EXPECT_EQ(buf.capacity(), 0u);
+  EXPECT_EQ(buf.readable_bytes(), 0u);
+  EXPECT_EQ(buf.find_crlf(), nullptr);
+  EXPECT_FALSE(buf.free_if_empty());  // nothing to free
+
+  buf.append("GET / HTTP/1.1\r\n");
+  EXPECT_EQ(buf.view(), "GET / HTTP/1.1\r\n");
+  EXPECT_EQ(buf.prependable_bytes(), Buffer::kCheapPrepend);  // a first write makes the prepend area
+  buf.prepend_int32(7);
+  EXPECT_EQ(buf.read_int32(), 7);
+
+  EXPECT_FALSE(buf.free_if_empty());  // holds data: kept
+  buf.retrieve_all();
+  EXPECT_TRUE(buf.free_if_empty());
+  EXPECT_EQ(buf.capacity(), 0u);
+  EXPECT_EQ(buf.readable_bytes(), 0u);
+
+  // A read into a buffer without storage goes through the spill area.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const std::string data(3000, 'r');
+  ASSERT_EQ(::write(fds[1], data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  int saved_errno = 0;
+  EXPECT_EQ(buf.read_fd(fds[0], &saved_errno), static_cast<ssize_t>(data.size()));
+  EXPECT_EQ(buf.view(), data);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
 TEST(BufferTest, SwapExchangesContentAndIndices) {
   Buffer a;
   Buffer b(64);

@@ -24,10 +24,11 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(ModelTest, NamesRoundTrip) {
-  EXPECT_EQ(all_models().size(), 6u);
+  EXPECT_EQ(all_models().size(), 7u);
   for (const Model model : all_models()) EXPECT_EQ(parse_model(to_string(model)), model);
   EXPECT_EQ(parse_model("lf"), Model::kLeaderFollowers);
   EXPECT_EQ(parse_model("reactor"), Model::kReactor);
+  EXPECT_EQ(parse_model("lf-handoff"), Model::kLeaderFollowersHandOff);
   EXPECT_FALSE(parse_model("LF").has_value());
   EXPECT_FALSE(parse_model("").has_value());
   EXPECT_EQ(ServerOptions{}.model, Model::kLeaderFollowers);
@@ -172,6 +173,10 @@ TEST_P(ModelExclusion, OneHandlerNeverRunsOnTwoThreadsAtOnce) {
       // A connection lives on its loop: every hook of it runs on that loop's thread.
       EXPECT_EQ(probe->connections_on_many_threads.load(), 0);
       EXPECT_EQ(probe->threads.size(), 4u);
+      break;
+    case Model::kLeaderFollowersHandOff:
+      EXPECT_GE(probe->threads.size(), 2u);
+      EXPECT_GT(server.thread_set().stats().hand_offs, 0u) << "the leader never handed an event off";
       break;
     default:
       // A pool: connections move between threads, yet never run on two at once.

@@ -12,9 +12,12 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "lf/event_handler.h"
@@ -83,15 +86,26 @@ class SequenceHandler : public EventHandler {
   std::uint32_t next_ = 0;
 };
 
-class PatternTest : public ::testing::TestWithParam<Suspension> {};
+// The pattern's invariants under each suspension mode, with and without event hand-off.
+struct PatternParam {
+  Suspension suspension;
+  bool hand_off;
+};
+
+class PatternTest : public ::testing::TestWithParam<PatternParam> {
+ protected:
+  static ThreadSetOptions options(std::size_t threads) {
+    return ThreadSetOptions{.threads = threads, .hand_off = GetParam().hand_off};
+  }
+};
 
 TEST_P(PatternTest, EveryEventProcessedOnceByOneThreadWithOneLeader) {
   constexpr int kPairs = 32;
   constexpr int kWriters = 4;
   constexpr std::uint32_t kValuesPerPair = 3000;
 
-  HandleSet handle_set(GetParam());
-  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 4});
+  HandleSet handle_set(GetParam().suspension);
+  ThreadSet threads(handle_set, options(4));
   std::vector<std::shared_ptr<SequenceHandler>> handlers;
   std::vector<UniqueFd> writer_ends;
   for (int i = 0; i < kPairs; ++i) {
@@ -145,7 +159,8 @@ TEST_P(PatternTest, EveryEventProcessedOnceByOneThreadWithOneLeader) {
   const ThreadSetStats stats = threads.stats();
   EXPECT_EQ(stats.max_concurrent_waiters, 1u) << "more than one thread waited on the HandleSet";
   EXPECT_GT(stats.dispatched, 0u);
-  EXPECT_GT(stats.promotions, 0u);
+  // With hand-off the leader keeps the token while a follower waits; it promotes only otherwise.
+  EXPECT_GT(GetParam().hand_off ? stats.hand_offs : stats.promotions, 0u);
   for (const ThreadState state : threads.states()) EXPECT_EQ(state, ThreadState::kStopped);
   for (const auto& h : handlers) h->handle_close();
 }
@@ -173,8 +188,8 @@ class WakeHandler : public EventHandler {
 };
 
 TEST_P(PatternTest, NotifyFromManyThreadsIsNeverLost) {
-  HandleSet handle_set(GetParam());
-  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 3});
+  HandleSet handle_set(GetParam().suspension);
+  ThreadSet threads(handle_set, options(3));
   auto handler = std::make_shared<WakeHandler>();
   handle_set.register_handle(handler);
   threads.start();
@@ -202,15 +217,22 @@ TEST_P(PatternTest, NotifyFromManyThreadsIsNeverLost) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Suspension, PatternTest,
-                         ::testing::Values(Suspension::kOneShot, Suspension::kEdgeTriggered),
+                         ::testing::Values(PatternParam{Suspension::kOneShot, false},
+                                           PatternParam{Suspension::kEdgeTriggered, false},
+                                           PatternParam{Suspension::kOneShot, true},
+                                           PatternParam{Suspension::kEdgeTriggered, true}),
                          [](const auto& info) {
-                           return info.param == Suspension::kOneShot ? "OneShot" : "EdgeTriggered";
+                           const std::string mode =
+                               info.param.suspension == Suspension::kOneShot ? "OneShot"
+                                                                             : "EdgeTriggered";
+                           return info.param.hand_off ? mode + "HandOff" : mode;
                          });
 
 TEST(SynchronizerTest, FirstJoinLeadsAndFollowersArePromotedLastInFirstOut) {
   Synchronizer sync;
   Synchronizer::Follower leader_slot;
-  ASSERT_TRUE(sync.join(leader_slot));  // nobody leads: the caller becomes leader at once
+  // Nobody leads: the caller becomes leader at once.
+  ASSERT_EQ(sync.join(leader_slot), Synchronizer::Turn::kLead);
 
   constexpr int kFollowers = 3;
   std::vector<Synchronizer::Follower> slots(kFollowers);
@@ -219,7 +241,7 @@ TEST(SynchronizerTest, FirstJoinLeadsAndFollowersArePromotedLastInFirstOut) {
   std::vector<std::thread> followers;
   for (int i = 0; i < kFollowers; ++i) {
     followers.emplace_back([&, i] {
-      if (sync.join(slots[i])) {
+      if (sync.join(slots[i]) == Synchronizer::Turn::kLead) {
         std::lock_guard lock(order_mutex);
         promoted_order.push_back(i);
       }
@@ -238,19 +260,48 @@ TEST(SynchronizerTest, FirstJoinLeadsAndFollowersArePromotedLastInFirstOut) {
   for (auto& t : followers) t.join();
   EXPECT_EQ(promoted_order, (std::vector<int>{2, 1, 0}));
   // The token is free: the next join leads at once.
-  EXPECT_TRUE(sync.join(leader_slot));
+  EXPECT_EQ(sync.join(leader_slot), Synchronizer::Turn::kLead);
+}
+
+TEST(SynchronizerTest, HandOffGivesTheEventToAFollowerAndKeepsTheToken) {
+  Synchronizer sync;
+  Synchronizer::Follower leader_slot;
+  ASSERT_EQ(sync.join(leader_slot), Synchronizer::Turn::kLead);
+  std::shared_ptr<EventHandler> event = std::make_shared<WakeHandler>();
+  EXPECT_FALSE(sync.hand_off(event));  // no follower waits: the caller keeps its event
+  ASSERT_NE(event, nullptr);
+
+  Synchronizer::Follower follower_slot;
+  std::promise<std::pair<Synchronizer::Turn, std::shared_ptr<EventHandler>>> got;
+  std::thread follower([&] {
+    const Synchronizer::Turn turn = sync.join(follower_slot);
+    got.set_value({turn, std::move(follower_slot.event)});
+  });
+  ASSERT_TRUE(eventually([&] { return sync.followers() == 1u; }));
+  ASSERT_TRUE(sync.hand_off(event));
+  EXPECT_EQ(event, nullptr);
+  const auto [turn, handed] = got.get_future().get();
+  follower.join();
+  EXPECT_EQ(turn, Synchronizer::Turn::kProcess);
+  EXPECT_NE(handed, nullptr);
+
+  // The caller still leads: the token is not free, so a thread that joins now follows.
+  std::thread next([&] { EXPECT_EQ(sync.join(follower_slot), Synchronizer::Turn::kLead); });
+  ASSERT_TRUE(eventually([&] { return sync.followers() == 1u; }));
+  EXPECT_TRUE(sync.promote_new_leader());
+  next.join();
 }
 
 TEST(SynchronizerTest, StopReleasesEveryFollower) {
   Synchronizer sync(/*spin=*/100);
   Synchronizer::Follower leader_slot;
-  ASSERT_TRUE(sync.join(leader_slot));
+  ASSERT_EQ(sync.join(leader_slot), Synchronizer::Turn::kLead);
   std::vector<Synchronizer::Follower> slots(4);
   std::atomic<int> released{0};
   std::vector<std::thread> followers;
   for (auto& slot : slots) {
     followers.emplace_back([&] {
-      EXPECT_FALSE(sync.join(slot));
+      EXPECT_EQ(sync.join(slot), Synchronizer::Turn::kStop);
       released.fetch_add(1);
     });
   }
@@ -258,7 +309,7 @@ TEST(SynchronizerTest, StopReleasesEveryFollower) {
   sync.stop();
   for (auto& t : followers) t.join();
   EXPECT_EQ(released.load(), 4);
-  EXPECT_FALSE(sync.join(leader_slot));
+  EXPECT_EQ(sync.join(leader_slot), Synchronizer::Turn::kStop);
 }
 
 // A handler that blocks until released: with every thread inside one, nobody leads.

@@ -246,6 +246,14 @@ bool Buffer::release_if_empty(std::size_t max_capacity) {
   return true;
 }
 
+bool Buffer::free_if_empty() noexcept {
+  if (readable_bytes() != 0 || buffer_.capacity() == 0) return false;
+  std::vector<char>().swap(buffer_);
+  reader_index_ = 0;
+  writer_index_ = 0;
+  return true;
+}
+
 ssize_t Buffer::read_fd(int fd, int* saved_errno) {
   // Left uninitialised on purpose: the kernel writes it and we only read what it wrote.
   char spill[kSpillSize];

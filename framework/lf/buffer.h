@@ -30,6 +30,9 @@ class Buffer {
   static constexpr std::size_t kSpillSize = 65536;
 
   explicit Buffer(std::size_t initial_size = kInitialSize);
+  // An empty buffer with no storage yet: the first write allocates what it needs. For buffers
+  // that are empty most of the time, such as a connection's input and output.
+  [[nodiscard]] static Buffer unallocated() noexcept { return Buffer(Unallocated{}); }
 
   Buffer(const Buffer&) = default;
   Buffer& operator=(const Buffer&) = default;
@@ -117,6 +120,9 @@ class Buffer {
   // exceeds max_capacity, drops the storage back to kCheapPrepend + kInitialSize bytes.
   // Returns true if it released memory.
   bool release_if_empty(std::size_t max_capacity);
+  // Frees all storage of an empty buffer, which becomes what unallocated() returns. Returns
+  // true if it freed memory.
+  bool free_if_empty() noexcept;
 
   // Reads from fd with one readv(2) into the writable space plus, when that is under
   // kSpillSize, a kSpillSize stack area whose contents are then appended. So a buffer that stays
@@ -132,6 +138,8 @@ class Buffer {
   friend void swap(Buffer& a, Buffer& b) noexcept { a.swap(b); }
 
  private:
+  struct Unallocated {};
+  explicit Buffer(Unallocated) noexcept : reader_index_(0), writer_index_(0) {}
   [[nodiscard]] char* begin() noexcept { return buffer_.data(); }
   // Moves the readable bytes to offset kCheapPrepend, or into new storage when that is needed
   // to fit n more writable bytes.

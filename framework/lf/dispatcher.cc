@@ -37,6 +37,9 @@ std::unique_ptr<Dispatcher> make_dispatcher(const DispatcherOptions& options) {
     case Model::kLeaderFollowersSpin:
       if (resolved.follower_spin == 0) resolved.follower_spin = Dispatcher::kDefaultFollowerSpin;
       break;
+    case Model::kLeaderFollowersHandOff:
+      resolved.hand_off = true;
+      break;
     case Model::kLeaderFollowers:
       break;
   }

@@ -22,6 +22,7 @@ struct DispatcherOptions {
   std::size_t threads = 0;
   Suspension suspension = Suspension::kOneShot;  // lf-et forces kEdgeTriggered
   int follower_spin = 0;                         // lf-spin uses kDefaultFollowerSpin if 0
+  bool hand_off = false;                         // lf-handoff sets it
 };
 
 class Dispatcher {

@@ -1,6 +1,6 @@
 // Internal (made by make_dispatcher). The Leader/Followers model: one HandleSet shared by the N
-// threads of a ThreadSet (lf, lf-et, lf-spin). The product's own path; the others are for
-// comparison.
+// threads of a ThreadSet (lf, lf-et, lf-spin, lf-handoff). The product's own path; the others
+// are for comparison.
 #pragma once
 
 #include "lf/dispatcher.h"
@@ -14,7 +14,7 @@ class LeaderFollowersDispatcher final : public Dispatcher {
   explicit LeaderFollowersDispatcher(const DispatcherOptions& options)
       : Dispatcher(options.model),
         handle_set_(options.suspension),
-        thread_set_(handle_set_, ThreadSetOptions{options.threads, options.follower_spin}) {}
+        thread_set_(handle_set_, ThreadSetOptions{options.threads, options.follower_spin, options.hand_off}) {}
 
   [[nodiscard]] HandleSet& main_handle_set() noexcept override { return handle_set_; }
   void start() override { thread_set_.start(); }

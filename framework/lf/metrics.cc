@@ -107,7 +107,7 @@ std::vector<Sample> Snapshot::samples() const {
        value(Counter::kEventsDispatched)},
       {"lf_leader_promotions_total", "Leader token handed to a follower", "counter",
        value(Counter::kPromotions)},
-      {"lf_hand_offs_total", "Handlers queued for another thread", "counter",
+      {"lf_hand_offs_total", "Handlers queued for another thread or handed to a follower", "counter",
        value(Counter::kHandOffs)},
       {"lf_stalls_total", "Handlers started while every thread was processing", "counter",
        value(Counter::kStalls)},

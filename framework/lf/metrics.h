@@ -22,7 +22,7 @@ enum class Counter : std::uint8_t {
   kBytesOut,
   kEventsDispatched,     // handler runs
   kPromotions,           // leader token handed to a follower
-  kHandOffs,             // events queued by one thread for another (post)
+  kHandOffs,             // events passed to another thread (post, lf-handoff's hand_off)
   kStalls,               // a handler started while every thread was processing
   kTimersFired,
   kLogMessagesDropped,

@@ -7,7 +7,8 @@ namespace lf {
 namespace {
 constexpr std::array kModels{Model::kSingle,          Model::kReactor,
                              Model::kHalfSyncHalfAsync, Model::kLeaderFollowers,
-                             Model::kLeaderFollowersEdge, Model::kLeaderFollowersSpin};
+                             Model::kLeaderFollowersEdge, Model::kLeaderFollowersSpin,
+                             Model::kLeaderFollowersHandOff};
 }  // namespace
 
 std::span<const Model> all_models() noexcept { return kModels; }
@@ -20,6 +21,7 @@ std::string_view to_string(Model model) noexcept {
     case Model::kLeaderFollowers: return "lf";
     case Model::kLeaderFollowersEdge: return "lf-et";
     case Model::kLeaderFollowersSpin: return "lf-spin";
+    case Model::kLeaderFollowersHandOff: return "lf-handoff";
   }
   return "?";
 }
@@ -33,7 +35,7 @@ std::optional<Model> parse_model(std::string_view name) noexcept {
 
 bool is_leader_followers(Model model) noexcept {
   return model == Model::kLeaderFollowers || model == Model::kLeaderFollowersEdge ||
-         model == Model::kLeaderFollowersSpin;
+         model == Model::kLeaderFollowersSpin || model == Model::kLeaderFollowersHandOff;
 }
 
 }  // namespace lf

@@ -15,6 +15,7 @@ enum class Model {
   kLeaderFollowers,          // "lf": N threads share one epoll (EPOLLONESHOT)
   kLeaderFollowersEdge,      // "lf-et": as lf, edge triggered with per-handler state
   kLeaderFollowersSpin,      // "lf-spin": as lf, a new follower spins before it sleeps
+  kLeaderFollowersHandOff,   // "lf-handoff": as lf, the leader hands events to followers
 };
 
 // Every model, in the order above.

@@ -58,9 +58,14 @@ void StreamConnection::send_file(UniqueFd file, std::uint64_t offset, std::uint6
     std::lock_guard lock(output_mutex_);
     if (output_closed_) return;
     was_empty = !output_pending();
-    files_.push_back(FileChunk{std::move(file), offset, count, Buffer(0)});
+    files_.push_back(FileChunk{std::move(file), offset, count, Buffer::unallocated()});
   }
   if (was_empty && !in_processing()) notify(event::kWake);
+}
+
+void StreamConnection::release_idle_storage(Buffer& buffer) noexcept {
+  const std::size_t held = buffer.capacity();
+  if (held <= kSmallBuffer || held > kIdleBufferLimit) buffer.free_if_empty();
 }
 
 bool StreamConnection::output_pending() const noexcept {
@@ -153,7 +158,7 @@ void StreamConnection::handle_event(std::uint32_t events) {
     close_now();  // nobody will ever read what we hold
     return;
   }
-  input_.release_if_empty(kIdleBufferLimit);
+  release_idle_storage(input_);
 }
 
 void StreamConnection::read_input() {
@@ -209,11 +214,11 @@ bool StreamConnection::write_output() {
   std::unique_lock lock(output_mutex_);
   if (!output_pending()) {
     want_write_ = false;
-    output_.release_if_empty(kIdleBufferLimit);
+    release_idle_storage(output_);
     return false;
   }
   if (write_shut_) {
-    Buffer().swap(output_);  // nowhere to send it
+    Buffer::unallocated().swap(output_);  // nowhere to send it
     files_.clear();
     want_write_ = false;
     return false;
@@ -256,7 +261,7 @@ bool StreamConnection::write_output() {
     }
   }
   want_write_ = output_pending();
-  if (!want_write_) output_.release_if_empty(kIdleBufferLimit);
+  if (!want_write_) release_idle_storage(output_);
   lock.unlock();
   metrics::add(metrics::Counter::kBytesOut, written);
   if (written > 0) note_activity();
@@ -339,7 +344,7 @@ void StreamConnection::close_now() {
   {
     std::lock_guard lock(output_mutex_);
     output_closed_ = true;
-    Buffer().swap(output_);
+    Buffer::unallocated().swap(output_);
     files_.clear();
   }
   // The listener may accept another connection in its place (released before this one leaves
@@ -348,7 +353,7 @@ void StreamConnection::close_now() {
   // Out of epoll before the fd number can be reused by another connection.
   if (HandleSet* set = handle_set()) set->remove_handle(*this);
   socket_.close();
-  Buffer().swap(input_);
+  Buffer::unallocated().swap(input_);
   want_write_ = false;
   metrics::add(metrics::Counter::kConnectionsClosed);
   on_close();

@@ -12,44 +12,63 @@ inline void cpu_relax() noexcept {
 }
 }  // namespace
 
-bool Synchronizer::join(Follower& self) {
+Synchronizer::Turn Synchronizer::join(Follower& self) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping()) return false;
+    if (stopping()) return Turn::kStop;
     if (!leader_) {
       leader_ = true;
-      return true;
+      return Turn::kLead;
     }
     self.signal.store(kWaiting, std::memory_order_relaxed);
     followers_.push_back(&self);
   }
   std::uint32_t signal = kWaiting;
-  for (int i = 0; i < spin_; ++i) {
+  for (int i = 0; i < spin_ && signal == kWaiting; ++i) {
     signal = self.signal.load(std::memory_order_acquire);
-    if (signal != kWaiting) return signal == kLeader;
-    cpu_relax();
+    if (signal == kWaiting) cpu_relax();
   }
-  while ((signal = self.signal.load(std::memory_order_acquire)) == kWaiting) {
+  while (signal == kWaiting) {
     self.signal.wait(kWaiting, std::memory_order_acquire);
+    signal = self.signal.load(std::memory_order_acquire);
   }
-  return signal == kLeader;
+  switch (signal) {
+    case kLeader: return Turn::kLead;
+    case kHandedOff: return Turn::kProcess;
+    default: return Turn::kStop;
+  }
+}
+
+Synchronizer::Follower* Synchronizer::pop_follower(bool free_token) {
+  std::lock_guard lock(mutex_);
+  if (followers_.empty()) {
+    if (free_token) leader_ = false;
+    return nullptr;
+  }
+  Follower* next = followers_.back();
+  followers_.pop_back();
+  return next;
+}
+
+void Synchronizer::signal(Follower& follower, std::uint32_t value) {
+  // Signalled outside the mutex, so the woken thread never blocks on it.
+  follower.signal.store(value, std::memory_order_release);
+  follower.signal.notify_one();
 }
 
 bool Synchronizer::promote_new_leader() {
-  Follower* next = nullptr;
-  {
-    std::lock_guard lock(mutex_);
-    if (followers_.empty()) {
-      leader_ = false;
-      return false;
-    }
-    next = followers_.back();
-    followers_.pop_back();
-    // leader_ stays true: the token goes straight to `next`, nobody can grab it in between.
-  }
-  // Signalled after unlocking, so the new leader never blocks on our mutex.
-  next->signal.store(kLeader, std::memory_order_release);
-  next->signal.notify_one();
+  // With a follower, leader_ stays true: the token goes straight to it, nobody can grab it between.
+  Follower* next = pop_follower(/*free_token=*/true);
+  if (next == nullptr) return false;
+  signal(*next, kLeader);
+  return true;
+}
+
+bool Synchronizer::hand_off(std::shared_ptr<EventHandler>& handler) {
+  Follower* next = pop_follower(/*free_token=*/false);
+  if (next == nullptr) return false;
+  next->event = std::move(handler);  // published by the release in signal()
+  signal(*next, kHandedOff);
   return true;
 }
 
@@ -80,10 +99,7 @@ void Synchronizer::stop() {
     stopping_.store(true, std::memory_order_release);
     waiting.swap(followers_);
   }
-  for (Follower* follower : waiting) {
-    follower->signal.store(kStop, std::memory_order_release);
-    follower->signal.notify_one();
-  }
+  for (Follower* follower : waiting) signal(*follower, kStop);
 }
 
 std::size_t Synchronizer::followers() const {

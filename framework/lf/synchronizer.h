@@ -1,6 +1,7 @@
 // Internal (used by ThreadSet). Synchronizer: the leader token, the LIFO stack of followers and
 // the ready list of events fetched but not yet processed. At most one thread holds the token.
-// Thread safe.
+// With event hand-off (POSA2's variant) the leader may instead give an event to a follower and
+// keep the token. Thread safe.
 #pragma once
 
 #include <atomic>
@@ -20,19 +21,31 @@ class Synchronizer {
   // One per thread; it must outlive every call that names it.
   struct Follower {
     std::atomic<std::uint32_t> signal{0};
+    std::shared_ptr<EventHandler> event;  // set by hand_off() before the signal; taken by the owner
+  };
+
+  // What join() made of the calling thread.
+  enum class Turn {
+    kLead,     // it holds the leader token
+    kProcess,  // it was handed an event (in its Follower::event) and does not lead
+    kStop,     // stop() was called
   };
 
   // spin: how many times a new follower polls its signal before it sleeps on it. Waking a
   // sleeping thread costs tens of microseconds on a virtual CPU; a spinning one, well under one.
   explicit Synchronizer(int spin = 0) noexcept : spin_(spin) {}
 
-  // Blocks until the calling thread holds the leader token: at once if nobody holds it, else as
-  // a follower until promote_new_leader() picks it. False once stop() was called.
-  [[nodiscard]] bool join(Follower& self);
+  // Blocks until the calling thread holds the leader token (at once if nobody holds it, else as
+  // a follower until promote_new_leader() picks it) or is handed an event by hand_off().
+  [[nodiscard]] Turn join(Follower& self);
 
   // Leader: passes the token directly to the most recent follower (the warmest cache), waking
   // only that one; with no follower waiting, leaves the token free. True if it promoted one.
   bool promote_new_leader();
+
+  // Leader: gives `handler` to the most recent follower, which processes it and then joins again;
+  // the caller stays leader. False (and `handler` untouched) when no follower waits.
+  bool hand_off(std::shared_ptr<EventHandler>& handler);
 
   // Leader: the next event of the batch already fetched, or null (then wait on the HandleSet).
   [[nodiscard]] std::shared_ptr<EventHandler> take_ready();
@@ -50,7 +63,10 @@ class Synchronizer {
   void clear_ready();
 
  private:
-  enum : std::uint32_t { kWaiting = 0, kLeader = 1, kStop = 2 };
+  enum : std::uint32_t { kWaiting = 0, kLeader = 1, kStop = 2, kHandedOff = 3 };
+  // Pops the most recent follower (null if none); with none, frees the token if free_token.
+  Follower* pop_follower(bool free_token);
+  static void signal(Follower& follower, std::uint32_t value);
 
   const int spin_;
   mutable std::mutex mutex_;

@@ -1,6 +1,8 @@
 // Public. ThreadSet: the Leader/Followers pattern's thread set. N threads take turns as the one
 // leader waiting on the HandleSet; the leader promotes a follower, then processes the event it
-// got. Users only start and stop it. Thread safe.
+// got (or, with hand_off, gives the event to a follower and keeps leading). A thread that
+// finishes an event takes the next one already fetched before it joins again. Users only start
+// and stop it. Thread safe.
 #pragma once
 
 #include <atomic>
@@ -25,6 +27,7 @@ enum class ThreadState : std::uint8_t { kNotStarted, kLeader, kProcessing, kFoll
 struct ThreadSetOptions {
   std::size_t threads = 0;  // 0: one per core
   int follower_spin = 0;    // polls of the promotion signal before a new follower sleeps
+  bool hand_off = false;    // the leader hands events to followers while any wait (lf-handoff)
 };
 
 // Counters, summed over the threads when read.
@@ -32,6 +35,7 @@ struct ThreadSetStats {
   std::uint64_t dispatched = 0;     // handler runs
   std::uint64_t waits = 0;          // calls to HandleSet::wait_for_event
   std::uint64_t promotions = 0;     // leader token handed to a follower
+  std::uint64_t hand_offs = 0;      // events handed to a follower by a leader that kept leading
   std::uint64_t stalls = 0;         // a handler started while every other thread was processing
   std::uint64_t max_concurrent_waiters = 0;  // must be <= 1: the pattern's core invariant
 };
@@ -64,14 +68,21 @@ class ThreadSet {
     std::atomic<std::uint64_t> dispatched{0};
     std::atomic<std::uint64_t> waits{0};
     std::atomic<std::uint64_t> promotions{0};
+    std::atomic<std::uint64_t> hand_offs{0};
     std::thread thread;
   };
 
   void thread_main(Slot& slot);
+  // As leader: the next event this thread processes itself, the token already passed on.
   std::shared_ptr<EventHandler> lead(Slot& slot);
+  // As leader: the next event fetched (the ready list first, then the HandleSet).
+  std::shared_ptr<EventHandler> next_event(Slot& slot);
+  // Runs `handler`, then the events left in the ready list.
+  void process(Slot& slot, std::shared_ptr<EventHandler> handler);
 
   HandleSet& handle_set_;
   Synchronizer synchronizer_;
+  const bool hand_off_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<std::size_t> processing_{0};
   std::atomic<std::size_t> waiting_{0};

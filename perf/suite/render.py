@@ -347,6 +347,12 @@ def render(res, results_path, doc_path):
     w(f"- lf models measured: {', '.join(meta['lf_models'])}; **lf** (bold) is the reference of every "
       "ratio. Columns \"vs lf\" are system / lf: above 1 the system is faster (throughput) or slower "
       "(latency) than lf.")
+    w("- the Leader/Followers variants (docs/architecture.md): `lf` EPOLLONESHOT, re-armed after "
+      "every event; `lf-et` edge triggered, armed once; `lf-spin` a new follower spins before it "
+      "sleeps; `lf-handoff` the leader hands each event to a waiting follower and keeps leading "
+      "(POSA2's event hand-off). `reactor` is muduo's one loop per thread (plus an acceptor loop), "
+      "`hsha` half-sync/half-async (one I/O thread, a queue, N workers), `single` one reactor "
+      "thread.")
     w("- echo load: `perf/loadgen` (closed loop, one message in flight per connection, every echoed "
       "byte verified; a run with any mismatch counts as failed). HTTP: wrk, 1 thread. Redis: "
       "redis-benchmark `-t set,get`, 50 clients.")
