@@ -809,6 +809,10 @@ TEST_P(ConnectionModel, HooksConnectFirstAndCloseExactlyOnce) {
     }
     for (auto& thread : threads) thread.join();
     EXPECT_EQ(client_failures.load(), 0);
+    // A client that closed without a word is done before the server has accepted it (it can
+    // still sit in the listen queue, or be on its way to a loop): connections() == 0 does not
+    // mean every connection was seen yet, so its on_connect() is awaited first.
+    EXPECT_TRUE(wait_until([&] { return stats->connects.load() >= kThreads * kPerThread; }));
     EXPECT_TRUE(wait_for_connections(server.server(), 0));
     EXPECT_EQ(stats->connects.load(), kThreads * kPerThread);
     EXPECT_TRUE(wait_until([&] { return stats->closes.load() >= kThreads * kPerThread; }));
@@ -1097,6 +1101,9 @@ TEST_P(ConnectionModel, NoFdLeakAfterConnectionsAndServer) {
       }
     }
     EXPECT_TRUE(wait_for_connections(server.server(), 0));
+    // A closing connection leaves the HandleSet just before it closes its socket: wait for it.
+    EXPECT_TRUE(wait_until([&] { return test::open_fd_count() == with_server; }))
+        << test::open_fd_count() << " descriptors open, " << with_server << " with the server";
     EXPECT_EQ(test::open_fd_count(), with_server) << "connections left descriptors open";
   }
   EXPECT_EQ(test::open_fd_count(), before) << "the server left descriptors open";

@@ -342,8 +342,10 @@ class HttpTimeoutTest : public ::testing::Test {
 };
 
 TEST_F(HttpTimeoutTest, SlowHeaderGets408ThenClose) {
-  TestClient client(server_.address());
+  // Taken before connecting: the server's header timer starts when it accepts, which can come
+  // before a preempted client thread reads the clock after connect().
   const auto start = std::chrono::steady_clock::now();
+  TestClient client(server_.address());
   ASSERT_TRUE(client.send_all("GET /hello HTTP/1.1\r\nHost: h\r\n"));  // no blank line
   std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(client.send_all("X-Slow: 1\r\n"));  // still too slow overall

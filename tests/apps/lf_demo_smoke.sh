@@ -16,7 +16,7 @@ for _ in 1 2 3 4 5; do
     --udp-echo-port $((base + 6)) \
     >"$work/out" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 400); do
     grep -q "Stop with" "$work/out" && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
@@ -49,7 +49,13 @@ done
 # The chat room: a line from one client reaches the other.
 exec 3<>"/dev/tcp/127.0.0.1/$((base + 4))"
 exec 4<>"/dev/tcp/127.0.0.1/$((base + 4))"
-sleep 0.2
+# Both are in the room once each has its welcome line (sent right after joining; a fixed sleep
+# here raced a server slowed by load).
+for fd in 3 4; do
+  welcome=
+  read -r -t 30 -u "$fd" welcome || true
+  [[ "$welcome" == "*** you are "* ]] || { echo "FAILED: no chat welcome on fd $fd: '$welcome'"; exit 1; }
+done
 echo "hello from four" >&4
 found=no
 while read -r -t 5 line <&3; do

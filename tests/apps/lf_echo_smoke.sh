@@ -13,7 +13,7 @@ for _ in 1 2 3 4 5; do
   port=$(( 20000 + RANDOM % 12000 ))
   "$binary" --host 127.0.0.1 --port "$port" --threads 2 "$@" >"$work/out" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 400); do
     grep -q listening "$work/out" && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05

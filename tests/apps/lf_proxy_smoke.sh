@@ -9,7 +9,7 @@ work=$(mktemp -d)
 trap 'kill -9 "$echo_pid" "$proxy_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 wait_for() {  # file text pid
-  for _ in $(seq 100); do
+  for _ in $(seq 400); do
     grep -q "$2" "$1" && return 0
     kill -0 "$3" 2>/dev/null || return 1
     sleep 0.05
