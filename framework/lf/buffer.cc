@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
@@ -265,8 +266,16 @@ ssize_t Buffer::read_fd(int fd, int* saved_errno) {
   vec[1].iov_len = sizeof spill;
   // The spill area only serves a buffer with little room: a buffer that already has 64 KiB free
   // reads into that alone, so a fast sender cannot make it double on every read.
-  const int count = writable < kSpillSize ? 2 : 1;
-  const ssize_t n = ::readv(fd, vec, count);
+  // One area (no storage yet, or room enough) is a plain read(2): the kernel's readv path copies
+  // and checks an iovec array first, which shows at tens of thousands of small messages a second.
+  ssize_t n = 0;
+  if (writable == 0) {
+    n = ::read(fd, spill, sizeof spill);
+  } else if (writable >= kSpillSize) {
+    n = ::read(fd, begin_write(), writable);
+  } else {
+    n = ::readv(fd, vec, 2);
+  }
   if (n < 0) {
     if (saved_errno != nullptr) *saved_errno = errno;
     return n;
