@@ -259,21 +259,21 @@ ssize_t Buffer::read_fd(int fd, int* saved_errno) {
   // Left uninitialised on purpose: the kernel writes it and we only read what it wrote.
   char spill[kSpillSize];
   const std::size_t writable = writable_bytes();
-  iovec vec[2];
-  vec[0].iov_base = begin_write();
-  vec[0].iov_len = writable;
-  vec[1].iov_base = spill;
-  vec[1].iov_len = sizeof spill;
   // The spill area only serves a buffer with little room: a buffer that already has 64 KiB free
-  // reads into that alone, so a fast sender cannot make it double on every read.
-  // One area (no storage yet, or room enough) is a plain read(2): the kernel's readv path copies
-  // and checks an iovec array first, which shows at tens of thousands of small messages a second.
+  // reads into that alone, so a fast sender cannot make it double on every read. One area (no
+  // storage yet, or room enough) is a plain read(2), which spares the kernel copying and checking
+  // an iovec array.
   ssize_t n = 0;
   if (writable == 0) {
     n = ::read(fd, spill, sizeof spill);
   } else if (writable >= kSpillSize) {
     n = ::read(fd, begin_write(), writable);
   } else {
+    iovec vec[2];
+    vec[0].iov_base = begin_write();
+    vec[0].iov_len = writable;
+    vec[1].iov_base = spill;
+    vec[1].iov_len = sizeof spill;
     n = ::readv(fd, vec, 2);
   }
   if (n < 0) {
