@@ -13,10 +13,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "lf/metrics.h"
 #include "lf/server.h"
 #include "lf/unique_fd.h"
 #include "support/test_client.h"
@@ -158,6 +160,33 @@ TEST(Datagram, SendToFromOtherThreadsReachesThePeer) {
   EXPECT_EQ(seen.size(), 2u * kPerThread);
   server.stop();
   server.wait();
+}
+
+// Echoes datagrams; throws on "throw". UDP has no connection to close: the datagram is dropped
+// and the service goes on.
+class ThrowingUdpEcho : public DatagramHandler {
+ public:
+  using DatagramHandler::DatagramHandler;
+
+ protected:
+  void on_datagram(std::string_view data, const InetAddress& from) override {
+    if (data == "throw") throw std::runtime_error("bad datagram");
+    send_to(data, from);
+  }
+};
+
+TEST(Datagram, AnExceptionInOnDatagramDropsThatDatagramOnly) {
+  Server server(test_options());
+  const auto echo = server.listen_udp<ThrowingUdpEcho>(InetAddress(0, /*loopback=*/true));
+  server.start();
+  const std::uint64_t before = metrics::snapshot().get(metrics::Counter::kHandlerExceptions);
+  UdpClient client(AF_INET);
+  ASSERT_TRUE(client.send_to("throw", echo->local_address()));
+  ASSERT_TRUE(client.send_to("after", echo->local_address()));
+  EXPECT_EQ(client.receive(), "after");
+  server.stop();
+  server.wait();
+  EXPECT_EQ(metrics::snapshot().get(metrics::Counter::kHandlerExceptions), before + 1);
 }
 
 }  // namespace

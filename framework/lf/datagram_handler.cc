@@ -7,9 +7,12 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <system_error>
 
 #include "lf/handle_set.h"
+#include "lf/log.h"
+#include "lf/metrics.h"
 
 namespace lf {
 
@@ -107,14 +110,31 @@ void DatagramHandler::read_datagrams() {
     const auto count = static_cast<std::size_t>(n);
     received_.fetch_add(count, std::memory_order_relaxed);
     for (std::size_t i = 0; i < count; ++i) {
-      on_datagram(std::string_view(input_.data() + i * kMaxDatagram, messages[i].msg_len),
-                  from_storage(peers[i]));
+      deliver(std::string_view(input_.data() + i * kMaxDatagram, messages[i].msg_len),
+              from_storage(peers[i]));
       if (closed_) return;
     }
     flush_output();  // answers go out in batches as they are produced
     if (count < kBatch && !until_eagain) return;
   }
   notify(event::kReadable);  // still busy: come back after other handlers had their turn
+}
+
+void DatagramHandler::deliver(std::string_view data, const InetAddress& from) {
+  // UDP has no connection to close: a datagram whose handling throws is dropped, the service
+  // (and every other peer) carries on.
+  try {
+    on_datagram(data, from);
+  } catch (const std::exception& e) {
+    failed(from, e.what());
+  } catch (...) {
+    failed(from, "an exception not derived from std::exception");
+  }
+}
+
+void DatagramHandler::failed(const InetAddress& from, std::string_view what) noexcept {
+  metrics::add(metrics::Counter::kHandlerExceptions);
+  LF_LOG_ERROR("datagram from {}: on_datagram threw: {}; dropped", from.to_string(), what);
 }
 
 void DatagramHandler::flush_output() {

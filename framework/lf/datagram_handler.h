@@ -65,6 +65,9 @@ class DatagramHandler : public EventHandler {
   };
 
   void read_datagrams();
+  // on_datagram() with exceptions caught, logged and counted.
+  void deliver(std::string_view data, const InetAddress& from);
+  void failed(const InetAddress& from, std::string_view what) noexcept;
   // Sends what the socket takes; leaves the rest queued and watches EPOLLOUT.
   void flush_output();
 

@@ -1,6 +1,10 @@
 #include "lf/event_handler.h"
 
+#include <exception>
+
 #include "lf/handle_set.h"
+#include "lf/log.h"
+#include "lf/metrics.h"
 
 namespace lf {
 
@@ -26,6 +30,38 @@ void EventHandler::handle_close() {
   if (handle_set_ != nullptr) handle_set_->remove_handle(*this);
 }
 
+void EventHandler::handle_exception(std::string_view what) {
+  LF_LOG_ERROR("handler of fd {} threw: {}; closing it", handle(), what);
+  handle_close();
+}
+
+void EventHandler::dispatch(std::uint32_t bits) {
+  const std::uint32_t io_bits = bits & ~(event::kDrain | event::kClose);
+  if (io_bits != 0) handle_event(io_bits);
+  if ((bits & event::kDrain) != 0) handle_drain();
+  if ((bits & event::kClose) != 0) handle_close();
+}
+
+void EventHandler::process(std::uint32_t bits) noexcept {
+  try {
+    dispatch(bits);
+  } catch (const std::exception& e) {
+    recover(e.what());
+  } catch (...) {
+    recover("an exception not derived from std::exception");
+  }
+}
+
+void EventHandler::recover(std::string_view what) noexcept {
+  metrics::add(metrics::Counter::kHandlerExceptions);
+  try {
+    handle_exception(what);
+  } catch (...) {
+    // handle_exception() broke its promise; the handler is left as it is rather than the process.
+    LF_LOG_ERROR("handler of fd {}: handle_exception threw too", handle());
+  }
+}
+
 void EventHandler::notify(std::uint32_t bits) {
   HandleSet* set = handle_set_;
   if (set == nullptr) return;  // not registered yet: nothing can run it
@@ -40,10 +76,7 @@ bool EventHandler::run() {
     // Take the pending bits but stay scheduled, so that events arriving meanwhile are only
     // recorded (by another thread's mark_ready) and picked up by the next round here.
     const std::uint32_t bits = state_.exchange(kScheduled, std::memory_order_acq_rel) & ~kScheduled;
-    const std::uint32_t io_bits = bits & ~(event::kDrain | event::kClose);
-    if (io_bits != 0) handle_event(io_bits);
-    if ((bits & event::kDrain) != 0) handle_drain();
-    if ((bits & event::kClose) != 0) handle_close();
+    process(bits);
     // Re-arm before giving up ownership: an event reported after this is merged into state_
     // and makes the release below fail, so it is never lost and never run elsewhere.
     if (handle_set_ != nullptr && !handle_set_->resume_handle(*this)) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 namespace lf {
 
@@ -48,6 +49,11 @@ class EventHandler : public std::enable_shared_from_this<EventHandler> {
   // release its handle. Runs like handle_event(). The default only removes the handler.
   virtual void handle_close();
 
+  // A hook of this handler threw `what` out of handle_event(), handle_drain() or handle_close()
+  // (the framework catches every exception there, counts it and calls this). Runs like
+  // handle_event(). The default logs it and closes the handler; it must not throw.
+  virtual void handle_exception(std::string_view what);
+
   // The epoll events to wait for when the handle is (re)armed after processing. Read only by the
   // processing thread and at registration.
   [[nodiscard]] virtual std::uint32_t interest() const noexcept { return EPOLLIN; }
@@ -79,6 +85,11 @@ class EventHandler : public std::enable_shared_from_this<EventHandler> {
   // Runs the pending events until none are left. True when the handler is still busy after
   // kMaxRounds and must be queued again (it stays scheduled).
   [[nodiscard]] bool run();
+  // Runs `bits` through the handle_* entry points; an exception escaping them is counted and
+  // given to handle_exception(), so one handler's bug cannot end the process.
+  void process(std::uint32_t bits) noexcept;
+  void dispatch(std::uint32_t bits);
+  void recover(std::string_view what) noexcept;
 
   std::atomic<std::uint32_t> state_{0};
   HandleSet* handle_set_ = nullptr;   // written once at registration

@@ -26,6 +26,8 @@ enum class Counter : std::uint8_t {
   kStalls,               // a handler started while every thread was processing
   kTimersFired,
   kLogMessagesDropped,
+  kHandlerExceptions,    // exceptions caught from handler hooks (the handler was closed)
+  kDrainTimeouts,        // connections still open at the drain deadline, closed
   kCount,
 };
 

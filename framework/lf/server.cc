@@ -138,6 +138,8 @@ void Server::shut_down() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (!notify_all_and_wait(event::kDrain, deadline)) {
+    LF_LOG_WARN("drain deadline ({} ms) passed with {} connections open: closing them",
+                options_.drain_timeout.count(), connections());
     notify_all_and_wait(event::kClose,
                         std::chrono::steady_clock::now() + std::chrono::milliseconds(1000));
   }
@@ -145,7 +147,7 @@ void Server::shut_down() {
   dispatcher_->join();
   // Threads are gone: whatever is left (a handler stuck until now) is closed from here.
   for (HandleSet* set : dispatcher_->handle_sets()) {
-    for (const auto& handler : set->handlers()) handler->handle_close();
+    for (const auto& handler : set->handlers()) handler->process(event::kClose);
     set->release_pending();
   }
   acceptors_.clear();

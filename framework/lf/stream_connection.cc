@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include <fmt/format.h>
+
 #include "lf/handle_set.h"
 #include "lf/log.h"
 #include "lf/metrics.h"
@@ -40,6 +42,8 @@ void StreamConnection::send(std::string_view data) {
     was_empty = !output_pending();
     // Bytes queued behind a file wait for it.
     (files_.empty() ? output_ : files_.back().after).append(data);
+    output_size_.store(output_size_.load(std::memory_order_relaxed) + data.size(),
+                       std::memory_order_release);
   }
   // Our own processing flushes before it returns; with output already pending, a flush (or
   // EPOLLOUT) is on its way. Otherwise hand the write to a ThreadSet thread.
@@ -59,6 +63,7 @@ void StreamConnection::send_file(UniqueFd file, std::uint64_t offset, std::uint6
     if (output_closed_) return;
     was_empty = !output_pending();
     files_.push_back(FileChunk{std::move(file), offset, count, Buffer::unallocated()});
+    queued_files_.store(files_.size(), std::memory_order_release);
   }
   if (was_empty && !in_processing()) notify(event::kWake);
 }
@@ -87,19 +92,24 @@ void StreamConnection::force_close() {
 
 void StreamConnection::pause_reading(bool paused) {
   if (reading_held_.exchange(paused, std::memory_order_acq_rel) == paused) return;
-  // Resuming: data may have arrived while nobody watched; pausing: re-arm without EPOLLIN.
+  // Resuming: data may have arrived while nobody watched, and input may wait in the buffer;
+  // pausing: re-arm without EPOLLIN.
   if (!paused) {
+    redeliver_input_.store(true, std::memory_order_release);
     notify(event::kReadable);
   } else if (!in_processing()) {
     notify(event::kWake);
   }
 }
 
-std::size_t StreamConnection::output_bytes() const {
-  std::lock_guard lock(output_mutex_);
-  std::size_t bytes = output_.readable_bytes();
-  for (const FileChunk& file : files_) bytes += file.after.readable_bytes();
-  return bytes;
+void StreamConnection::deliver_buffered_input() {
+  redeliver_input_.store(true, std::memory_order_release);
+  notify(event::kWake);
+}
+
+bool StreamConnection::output_full(std::size_t more) const noexcept {
+  return output_bytes() + more > high_water_mark_ ||
+         queued_files_.load(std::memory_order_acquire) > kMaxQueuedFiles;
 }
 
 std::uint32_t StreamConnection::interest() const noexcept {
@@ -125,19 +135,27 @@ void StreamConnection::handle_event(std::uint32_t events) {
     if (user_timer_fired_.exchange(false)) on_timer();
     if (closed_) return;
   }
+  const bool held = reading_held_.load(std::memory_order_acquire);
+  // Input the handler left in the buffer while it could not go on (paused, output full).
+  if (!reading_paused_ && !held && redeliver_input_.load(std::memory_order_acquire)) {
+    redeliver_input_.store(false, std::memory_order_release);
+    if (input_.readable_bytes() > 0) deliver_input();
+    if (closed_) return;
+  }
   constexpr std::uint32_t kInputEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
   // A held connection still reads on a hang-up (epoll reports it whatever the interest, so
   // ignoring it would spin); what is left is bounded by the socket's receive buffer.
   if ((events & kInputEvents) != 0 && !reading_paused_ && !peer_closed_ &&
-      (!reading_held_.load(std::memory_order_acquire) ||
-       (events & (EPOLLHUP | EPOLLERR)) != 0)) {
+      (!held || (events & (EPOLLHUP | EPOLLERR)) != 0)) {
     read_input();
     if (closed_) return;
   }
-  flush_output();
+  const bool output_done = flush_output();
   if (closed_) return;
   apply_backpressure();
-  if (!want_write_) {
+  // Closing or half-closing waits until nothing is owed: no output left or still to be produced
+  // (a streaming on_write_complete), no buffered input waiting to be answered.
+  if (output_done && !redeliver_input_.load(std::memory_order_acquire)) {
     if (peer_closed_ && (close_on_peer_close_ || write_shut_)) {
       close_now();  // the peer finished and has all our answers
       return;
@@ -173,8 +191,8 @@ void StreamConnection::read_input() {
     if (n > 0) {
       metrics::add(metrics::Counter::kBytesIn, static_cast<std::uint64_t>(n));
       note_activity();
-      on_message(input_);
-      if (closed_) return;
+      deliver_input();
+      if (closed_ || reading_paused_) return;
       if (reading_held_.load(std::memory_order_acquire)) return;
       if (static_cast<std::size_t>(n) < asked && !until_eagain) return;
       flush_output();  // keep the output from piling up while a fast peer streams
@@ -197,17 +215,26 @@ void StreamConnection::read_input() {
   notify(event::kReadable);
 }
 
-void StreamConnection::flush_output() {
+void StreamConnection::deliver_input() {
+  on_message(input_);
+  if (closed_) return;
+  // Answers above the mark: on_message() gets no more input until they drain; the rest of the
+  // input is handed back then (apply_backpressure).
+  apply_backpressure();
+}
+
+bool StreamConnection::flush_output() {
   // on_write_complete() may queue more (a streaming producer): keep writing while it does and
   // the socket takes it; after a few rounds let other handlers run first.
   for (int round = 0; round < kMaxReadsPerRound; ++round) {
-    if (!write_output()) return;
+    if (!write_output()) return !want_write_;  // nothing was queued, or the socket is full
     on_write_complete();
-    if (closed_) return;
-    std::lock_guard lock(output_mutex_);
-    if (!output_pending()) return;
+    if (closed_) return true;
+    if (output_bytes() == 0 && queued_files_.load(std::memory_order_acquire) == 0) return true;
   }
+  // Still producing: the rest is owed, and written when this handler runs again.
   notify(event::kWake);
+  return false;
 }
 
 bool StreamConnection::write_output() {
@@ -218,8 +245,7 @@ bool StreamConnection::write_output() {
     return false;
   }
   if (write_shut_) {
-    Buffer::unallocated().swap(output_);  // nowhere to send it
-    files_.clear();
+    discard_output();  // nowhere to send it
     want_write_ = false;
     return false;
   }
@@ -229,7 +255,12 @@ bool StreamConnection::write_output() {
     ssize_t n = 0;
     if (output_.readable_bytes() > 0) {
       n = ::send(socket_.fd(), output_.peek(), output_.readable_bytes(), MSG_NOSIGNAL);
-      if (n > 0) output_.retrieve(static_cast<std::size_t>(n));
+      if (n > 0) {
+        output_.retrieve(static_cast<std::size_t>(n));
+        output_size_.store(output_size_.load(std::memory_order_relaxed) -
+                               static_cast<std::size_t>(n),
+                           std::memory_order_release);
+      }
     } else {
       FileChunk& file = files_.front();
       auto offset = static_cast<off_t>(file.offset);
@@ -248,6 +279,7 @@ bool StreamConnection::write_output() {
         // The bytes queued behind this file are next.
         output_.swap(file.after);
         files_.pop_front();
+        queued_files_.store(files_.size(), std::memory_order_release);
       }
     }
     if (n > 0) {
@@ -317,24 +349,63 @@ void StreamConnection::check_idle() {
 }
 
 void StreamConnection::apply_backpressure() {
-  const std::size_t pending = output_bytes();
-  if (!reading_paused_ && pending > high_water_mark_) {
+  if (!reading_paused_ && output_full()) {
     reading_paused_ = true;
-    on_high_water_mark(pending);
-  } else if (reading_paused_ && pending <= high_water_mark_ / 2) {
+    on_high_water_mark(output_bytes());
+  } else if (reading_paused_ && output_bytes() <= high_water_mark_ / 2 &&
+             queued_files_.load(std::memory_order_acquire) <= kMaxQueuedFiles / 2) {
     reading_paused_ = false;
-    // Data may have arrived while we did not watch: look now rather than rely on an edge.
+    // Data may have arrived while we did not watch: look now rather than rely on an edge; and
+    // the handler gets back the input it left while the output was full.
+    redeliver_input_.store(true, std::memory_order_release);
     notify(event::kReadable);
   }
 }
 
 void StreamConnection::handle_drain() {
+  draining_.store(true, std::memory_order_release);
   shutdown_requested_.store(true, std::memory_order_release);
   // Answer what has already arrived, then shut the write side once it is sent.
   handle_event(event::kReadable);
 }
 
-void StreamConnection::handle_close() { close_now(); }
+void StreamConnection::handle_close() {
+  if (closed_) return;
+  if (draining_.load(std::memory_order_acquire)) {
+    // The drain deadline passed (Server::shut_down): say what the peer did not get.
+    metrics::add(metrics::Counter::kDrainTimeouts);
+    close_with_report("the drain deadline passed");
+  } else {
+    close_now();
+  }
+}
+
+void StreamConnection::handle_exception(std::string_view what) {
+  if (closed_) {
+    LF_LOG_ERROR("{}: on_close threw: {}", peer_.to_string(), what);
+    return;
+  }
+  close_with_report(fmt::format("a hook threw: {}", what));
+}
+
+void StreamConnection::close_with_report(std::string_view why) {
+  const std::size_t bytes = output_bytes();
+  const std::size_t files = queued_files_.load(std::memory_order_acquire);
+  if (bytes > 0 || files > 0 || want_write_) {
+    LF_LOG_WARN("{}: closing ({}), dropping {} bytes and {} files of unsent output",
+                peer_.to_string(), why, bytes, files);
+  } else {
+    LF_LOG_WARN("{}: closing ({})", peer_.to_string(), why);
+  }
+  close_now();
+}
+
+void StreamConnection::discard_output() noexcept {
+  Buffer::unallocated().swap(output_);
+  files_.clear();
+  output_size_.store(0, std::memory_order_release);
+  queued_files_.store(0, std::memory_order_release);
+}
 
 void StreamConnection::close_now() {
   if (closed_) return;
@@ -344,8 +415,7 @@ void StreamConnection::close_now() {
   {
     std::lock_guard lock(output_mutex_);
     output_closed_ = true;
-    Buffer::unallocated().swap(output_);
-    files_.clear();
+    discard_output();
   }
   // The listener may accept another connection in its place (released before this one leaves
   // the HandleSet, so whoever sees it gone also sees the slot free).

@@ -55,8 +55,11 @@ class StreamConnection : public EventHandler {
   void force_close();
   // Thread safe. Stops (true) or resumes (false) reading from the socket; output still flows.
   // For flow control across connections: a proxy pauses one side while the other side's output
-  // is above its high-water mark.
+  // is above its high-water mark. Resuming hands input still buffered to on_message() again.
   void pause_reading(bool paused);
+  // Thread safe. Runs on_message() again with the input it left in its buffer, even if no new
+  // bytes arrive: for a handler that stopped early (e.g. to bound its own output) and can go on.
+  void deliver_buffered_input();
   // Set before the connection is opened. By default the connection closes once the peer has
   // closed its side and all output is sent. With false it stays open for output after the
   // peer's FIN (half-close, e.g. a proxy) until shutdown() or force_close().
@@ -64,8 +67,17 @@ class StreamConnection : public EventHandler {
 
   // Thread safe.
   [[nodiscard]] bool connected() const noexcept { return connected_.load(std::memory_order_acquire); }
-  // Bytes of queued output held in memory (file ranges queued by send_file are not counted).
-  [[nodiscard]] std::size_t output_bytes() const;
+  // Thread safe. Bytes of queued output held in memory (file ranges queued by send_file are not
+  // counted).
+  [[nodiscard]] std::size_t output_bytes() const noexcept {
+    return output_size_.load(std::memory_order_acquire);
+  }
+  // Thread safe. True when the queued output (plus `more` bytes about to be queued) is above the
+  // high-water mark, or many files wait to be sent. A handler that answers several requests in
+  // one on_message() stops when this is true and leaves the rest in the input: on_message() runs
+  // again with it once the output has drained, so a connection holds about the mark plus one
+  // answer however many requests the peer pipelines.
+  [[nodiscard]] bool output_full(std::size_t more = 0) const noexcept;
   // Set before the connection is opened (e.g. in the constructor) or from its own hooks.
   void set_high_water_mark(std::size_t bytes) noexcept { high_water_mark_ = bytes; }
   [[nodiscard]] std::size_t high_water_mark() const noexcept { return high_water_mark_; }
@@ -83,6 +95,7 @@ class StreamConnection : public EventHandler {
   void handle_drain() override;
   void handle_close() override;
   [[nodiscard]] std::uint32_t interest() const noexcept override;
+  void handle_exception(std::string_view what) override;
 
  protected:
   virtual void on_connect() {}
@@ -94,7 +107,8 @@ class StreamConnection : public EventHandler {
   virtual void on_close() {}
   // All queued output has been written to the socket.
   virtual void on_write_complete() {}
-  // Pending output crossed the high-water mark; reading is paused until it drains.
+  // Pending output crossed the high-water mark; reading (and on_message) is paused until it
+  // drains below half of it.
   virtual void on_high_water_mark(std::size_t pending_bytes) { (void)pending_bytes; }
   // A timer from start_timer() fired. Runs like the other hooks; firings that arrive together
   // are merged into one call, so keep your own deadlines.
@@ -109,6 +123,8 @@ class StreamConnection : public EventHandler {
  private:
   // Largest number of reads in one processing round before other work gets a turn.
   static constexpr int kMaxReadsPerRound = 16;
+  // Files queued by send_file() above which output_full() is true: each holds a descriptor.
+  static constexpr std::size_t kMaxQueuedFiles = 64;
   // An idle connection should hold no buffer memory (PERF.md: <= 1 KiB per idle connection).
   // An empty buffer up to kSmallBuffer is freed at once, since allocating it again costs tens of
   // nanoseconds; one above kIdleBufferLimit too, as nobody should keep that much for nothing.
@@ -119,12 +135,20 @@ class StreamConnection : public EventHandler {
   static void release_idle_storage(Buffer& buffer) noexcept;
 
   void read_input();
-  // Writes the output and runs on_write_complete() for as long as it refills the output.
-  void flush_output();
+  // Runs on_message() on the buffered input, then pauses reading if the output went over the mark.
+  void deliver_input();
+  // Writes the output and runs on_write_complete() for as long as it refills the output. True
+  // when everything is written and nothing more was queued; false while output is owed (the
+  // socket is full, or the round limit left the rest for the next run).
+  bool flush_output();
   // Writes what the socket takes. True when that emptied the output (it held something).
   bool write_output();
   void apply_backpressure();
+  // Drops what is queued for the peer; the caller holds output_mutex_.
+  void discard_output() noexcept;
   void close_now();
+  // Closes after the drain deadline or a force_close(), saying what was still owed.
+  void close_with_report(std::string_view why);
   // Traffic: postpone the idle timeout (at most once per timer tick: touching costs a lock).
   void note_activity();
   // The idle timer fired: close if the connection really was silent for the whole timeout.
@@ -141,6 +165,9 @@ class StreamConnection : public EventHandler {
   std::atomic<bool> connected_{false};
   std::atomic<bool> shutdown_requested_{false};
   std::atomic<bool> reading_held_{false};  // pause_reading()
+  // on_message() should see the buffered input again even without new bytes.
+  std::atomic<bool> redeliver_input_{false};
+  std::atomic<bool> draining_{false};  // the server is stopping (handle_drain)
   bool close_on_peer_close_ = true;
 
   // Owned by the processing thread.
@@ -171,6 +198,9 @@ class StreamConnection : public EventHandler {
   Buffer output_ = Buffer::unallocated();  // guarded by output_mutex_: goes before files_
   std::list<FileChunk> files_;  // guarded by output_mutex_ (a list: empty, it allocates nothing)
   bool output_closed_ = false;   // guarded by output_mutex_
+  // Bytes in output_ and the files' `after` buffers; written under output_mutex_, read anywhere.
+  std::atomic<std::size_t> output_size_{0};
+  std::atomic<std::size_t> queued_files_{0};  // files_.size(), likewise
 };
 
 }  // namespace lf

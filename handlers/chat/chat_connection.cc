@@ -71,7 +71,8 @@ void ChatConnection::notice(std::string_view text) { deliver(fmt::format("*** {}
 
 void ChatConnection::on_message(Buffer& input) {
   const std::size_t max_line = room_->options().max_line;
-  for (;;) {
+  // A member whose own output (notices) is over the mark gets its next lines handled later.
+  while (!output_full()) {
     const char* eol = input.find_eol();
     if (discarding_) {
       if (eol == nullptr) {

@@ -32,7 +32,8 @@ void LengthPrefixedConnection::send_frame(Buffer& payload) {
 }
 
 void LengthPrefixedConnection::on_message(Buffer& input) {
-  for (;;) {
+  // Above the high-water mark the remaining frames wait in `input` until the output drains.
+  while (!output_full()) {
     const FrameDecoder::Result frame = decoder_.next(input);
     switch (frame.status) {
       case FrameDecoder::Status::kNeedMore:

@@ -12,7 +12,9 @@ HttpConnection::HttpConnection(std::shared_ptr<const HttpService> service)
 void HttpConnection::on_connect() { wait_for_head(); }
 
 void HttpConnection::on_message(Buffer& input) {
-  while (!closing_) {
+  // Above the high-water mark, pipelined requests wait in `input` for the answers to drain:
+  // on_message() runs again with them then.
+  while (!closing_ && !output_full()) {
     const HttpParser::Status status = parser_.parse(input.view(), request_);
     if (status == HttpParser::Status::kNeedMore) {
       if (parser_.headers_complete()) {
@@ -35,9 +37,11 @@ void HttpConnection::on_message(Buffer& input) {
     input.retrieve(parser_.consumed());
     parser_.reset();
     continue_sent_ = false;
-    if (!closing_) wait_for_head();
+    // The head timeout for the next request starts once this answer is written: a slow
+    // download is not an idle connection (on_write_complete).
+    if (!closing_) writing_answer_ = true;
   }
-  input.retrieve_all();  // closing: whatever else arrives is not answered
+  if (closing_) input.retrieve_all();  // whatever else arrives is not answered
 }
 
 void HttpConnection::answer(const HttpRequest& request) {
@@ -86,7 +90,12 @@ void HttpConnection::close_gracefully() {
 }
 
 void HttpConnection::on_write_complete() {
-  if (closing_) set_deadline(Clock::now() + service_->options().linger_timeout);
+  if (closing_) {
+    set_deadline(Clock::now() + service_->options().linger_timeout);
+  } else if (writing_answer_) {
+    writing_answer_ = false;
+    wait_for_head();
+  }
 }
 
 void HttpConnection::wait_for_head() {

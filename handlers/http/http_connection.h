@@ -54,6 +54,7 @@ class HttpConnection : public StreamConnection {
   std::string head_;     // response head scratch, reused
   bool closing_ = false;
   bool waiting_for_head_ = false;
+  bool writing_answer_ = false;  // an answer is queued: no head timeout until it is written
   bool continue_sent_ = false;
   Clock::time_point deadline_ = Clock::time_point::max();
   // The earliest timer started and not yet fired; later deadlines re-arm when it fires.

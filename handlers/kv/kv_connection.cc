@@ -36,6 +36,11 @@ void KvConnection::on_message(Buffer& input) {
       used += parser_.consumed();
       execute_command(parser_.args(), *store_, session_, out);
       if (session_.closing()) break;  // QUIT: the rest of the input is ignored
+      // Large batches go out in pieces: replies_ stays small, nothing is held twice.
+      if (replies_.readable_bytes() >= kRepliesBatch) send(replies_);
+      // Answers above the high-water mark: the rest of a pipeline waits in `input` until they
+      // drain (on_message runs again then), so a slow reader cannot make us buffer without bound.
+      if (output_full(replies_.readable_bytes())) break;
       continue;
     }
     if (status == RespParser::Status::kError) {
@@ -54,6 +59,7 @@ void KvConnection::on_message(Buffer& input) {
   }
   input.retrieve(used);
   if (replies_.readable_bytes() > 0) send(replies_);
+  replies_.release_if_empty(kRepliesBatch);  // one large reply must not stay with the connection
   if (session_.closing()) close_after_reply();
   if (closing_) input.retrieve_all();
 }

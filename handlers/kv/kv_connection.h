@@ -49,6 +49,8 @@ class KvConnection : public StreamConnection {
   KvOptions options_;
   RespParser parser_;
   KvSession session_;
+  // Replies gathered up to this size go out with one send().
+  static constexpr std::size_t kRepliesBatch = 64 * 1024;
   Buffer replies_;  // reused for every batch of replies
   bool closing_ = false;
 };
