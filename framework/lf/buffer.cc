@@ -121,9 +121,8 @@ void Buffer::make_space(std::size_t n) {
 void Buffer::reallocate(std::size_t new_size) {
   const std::size_t readable = readable_bytes();
   assert(new_size >= kCheapPrepend + readable);
-  // A fresh vector of the exact size (rather than resize()) copies only the live bytes and keeps
-  // capacity() equal to the storage we can actually use.
-  std::vector<char> fresh(new_size);
+  // Fresh storage of the exact size: only the live bytes are copied.
+  Storage fresh(new_size);
   if (readable > 0) std::memcpy(fresh.data() + kCheapPrepend, peek(), readable);
   buffer_.swap(fresh);
   reader_index_ = kCheapPrepend;
@@ -241,7 +240,7 @@ bool Buffer::release_if_empty(std::size_t max_capacity) {
   const std::size_t held = capacity();
   // Dropping to the default size would not free anything from a buffer already that small.
   if (readable_bytes() != 0 || held <= max_capacity || held <= kDefaultStorage) return false;
-  std::vector<char>(kDefaultStorage).swap(buffer_);
+  Storage(kDefaultStorage).swap(buffer_);
   reader_index_ = kCheapPrepend;
   writer_index_ = kCheapPrepend;
   return true;
@@ -249,7 +248,7 @@ bool Buffer::release_if_empty(std::size_t max_capacity) {
 
 bool Buffer::free_if_empty() noexcept {
   if (readable_bytes() != 0 || buffer_.capacity() == 0) return false;
-  std::vector<char>().swap(buffer_);
+  Storage().swap(buffer_);
   reader_index_ = 0;
   writer_index_ = 0;
   return true;

@@ -6,9 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <utility>
 
 namespace lf {
 
@@ -141,13 +143,54 @@ class Buffer {
   struct Unallocated {};
   explicit Buffer(Unallocated) noexcept : reader_index_(0), writer_index_(0) {}
   [[nodiscard]] char* begin() noexcept { return buffer_.data(); }
+
+  // The bytes a Buffer owns, left uninitialised when allocated: every byte is written before it
+  // is read, so zero-filling them (as std::vector would) only costs time and makes the whole
+  // area resident at once.
+  class Storage {
+   public:
+    Storage() noexcept = default;
+    explicit Storage(std::size_t size)
+        : bytes_(size > 0 ? std::make_unique_for_overwrite<char[]>(size) : nullptr), size_(size) {}
+    Storage(const Storage& other) : Storage(other.size_) {
+      if (size_ > 0) std::memcpy(bytes_.get(), other.bytes_.get(), size_);
+    }
+    Storage& operator=(const Storage& other) {
+      Storage copy(other);
+      swap(copy);
+      return *this;
+    }
+    Storage(Storage&& other) noexcept { swap(other); }
+    Storage& operator=(Storage&& other) noexcept {
+      Storage taken(std::move(other));
+      swap(taken);
+      return *this;
+    }
+    ~Storage() = default;
+
+    [[nodiscard]] char* data() noexcept { return bytes_.get(); }
+    [[nodiscard]] const char* data() const noexcept { return bytes_.get(); }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return size_; }
+    [[nodiscard]] static constexpr std::size_t max_size() noexcept {
+      return static_cast<std::size_t>(PTRDIFF_MAX);
+    }
+    void swap(Storage& other) noexcept {
+      bytes_.swap(other.bytes_);
+      std::swap(size_, other.size_);
+    }
+
+   private:
+    std::unique_ptr<char[]> bytes_;
+    std::size_t size_ = 0;
+  };
   // Moves the readable bytes to offset kCheapPrepend, or into new storage when that is needed
   // to fit n more writable bytes.
   void make_space(std::size_t n);
   // Replaces the storage with new_size bytes holding the readable bytes at kCheapPrepend.
   void reallocate(std::size_t new_size);
 
-  std::vector<char> buffer_;
+  Storage buffer_;
   std::size_t reader_index_;
   std::size_t writer_index_;
 };
