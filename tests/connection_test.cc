@@ -60,15 +60,7 @@ constexpr std::size_t kMiB = 1024 * 1024;
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-// Polls `done` every 2 ms until it is true or `limit` has passed; returns its last value.
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 // Note: a closing connection leaves the HandleSet (connections() drops) just before its
 // on_close() runs, so counts kept by on_close() are awaited separately.

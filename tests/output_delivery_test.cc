@@ -39,14 +39,7 @@ using test::TestClient;
 constexpr std::size_t kChunks = 2000;
 constexpr std::size_t kChunkSize = 1000;
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 std::uint64_t counter(metrics::Counter which) { return metrics::snapshot().get(which); }
 

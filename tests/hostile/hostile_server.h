@@ -108,15 +108,6 @@ class HostileServer {
   InetAddress echo_, http_, kv_, frames_;
 };
 
-// Polls `done` every 10 ms until it holds or `limit` passes.
-inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
 
 // Peak resident set of this process so far, in KiB.
 inline long peak_rss_kb() {

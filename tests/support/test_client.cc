@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <random>
+#include <thread>
 
 namespace lf::test {
 
@@ -148,6 +149,15 @@ std::size_t raise_fd_limit(std::size_t n) {
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   return limit.rlim_cur;
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
 }
 
 }  // namespace lf::test

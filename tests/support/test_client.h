@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,10 @@ class TestClient {
   UniqueFd fd_;
   std::chrono::milliseconds timeout_;
 };
+
+// Polls `done` every 2 ms until it is true or `limit` has passed; returns its last value. For
+// tests that wait for a condition (connections closed, fds released) instead of sleeping.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s);
 
 [[nodiscard]] std::string random_bytes(std::size_t n, std::uint64_t seed);
 [[nodiscard]] std::uint64_t checksum(std::string_view data);  // FNV-1a
