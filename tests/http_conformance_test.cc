@@ -19,11 +19,23 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The files' modification time: Sun, 06 Nov 1994 08:49:37 GMT, the RFCs' example date.
+constexpr std::time_t kMtime = 784111777;
+constexpr const char* kImfDate = "Sun, 06 Nov 1994 08:49:37 GMT";
+constexpr const char* kRfc850Date = "Sunday, 06-Nov-94 08:49:37 GMT";
+constexpr const char* kAsctimeDate = "Sun Nov  6 08:49:37 1994";
+constexpr const char* kEarlierDate = "Sat, 05 Nov 1994 08:49:37 GMT";
+
 class HttpConformanceTest : public ::testing::Test {
  protected:
   HttpConformanceTest() {
     dir_.write("index.html", "<h1>home</h1>\n");
     dir_.write("data.bin", data_);
+    for (const char* name : {"index.html", "data.bin"}) {
+      std::filesystem::last_write_time(
+          dir_.path() / name,
+          std::chrono::file_clock::from_sys(std::chrono::system_clock::from_time_t(kMtime)));
+    }
     HttpOptions options;
     options.root = dir_.path().string();
     auto service = std::make_shared<HttpService>(options);
@@ -134,6 +146,18 @@ TEST_F(HttpConformanceTest, ChunkedNotLastIs400Rfc9112_6_3) {
   EXPECT_EQ(answer_then_close(head + "Transfer-Encoding: chunked, gzip\r\n\r\n").status, 400);
   EXPECT_EQ(answer_then_close(head + "Transfer-Encoding: gzip\r\n\r\n").status, 400);
   EXPECT_EQ(answer_then_close(head + "Transfer-Encoding: gzip, chunked\r\n\r\n").status, 501);
+}
+
+// RFC 9110 5.6.7: If-Modified-Since in IMF-fixdate, RFC 850 and asctime form.
+TEST_F(HttpConformanceTest, IfModifiedSinceInEveryDateFormRfc9110_5_6_7) {
+  for (const std::string date : {kImfDate, kRfc850Date, kAsctimeDate}) {
+    SCOPED_TRACE(date);
+    auto response = curl_response("-H 'If-Modified-Since: " + date + "' " + server_->url("/"));
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 304);
+  }
+  EXPECT_EQ(get("/", {"If-Modified-Since: Saturday, 05-Nov-94 08:49:37 GMT"}).status, 200);
+  EXPECT_EQ(get("/", {"If-Modified-Since: Sat Nov  5 08:49:37 1994"}).status, 200);
 }
 
 }  // namespace

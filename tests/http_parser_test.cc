@@ -225,7 +225,6 @@ TEST(HttpHelpers, PercentDecode) {
 TEST(HttpHelpers, Dates) {
   EXPECT_EQ(format_http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
   EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
-  EXPECT_FALSE(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"));
   EXPECT_FALSE(parse_http_date("Sun, 06 Xyz 1994 08:49:37 GMT"));
   EXPECT_EQ(http_date_now().size(), 29u);
   EXPECT_LE(std::abs(parse_http_date(http_date_now()).value_or(0) - std::time(nullptr)), 2);
@@ -340,6 +339,24 @@ TEST(HttpParser, BareCrAndNonHttpBytesAre400AtOnceRfc9112_2_2) {
   EXPECT_EQ(error_of_bytewise("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), 505);
   EXPECT_EQ(error_of_bytewise("PATCH / HTTP/1.1\r\nHost: h\r\n\r\n"), 501);
   EXPECT_EQ(error_of_bytewise("GET /" + std::string(9000, 'a')), 414);
+}
+
+// RFC 9110 5.6.7: recipients parse all three HTTP-date forms.
+TEST(HttpHelpers, ObsoleteDateFormsRfc9110_5_6_7) {
+  EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), 784111777);
+  EXPECT_EQ(parse_http_date("Sun Nov  6 08:49:37 1994"), 784111777);
+  EXPECT_EQ(parse_http_date("Sun Nov 16 08:49:37 1994"), 784111777 + 10 * 86400);
+  // A two-digit year more than 50 years ahead is in the past century.
+  const std::time_t year_2030 = 1893456000;  // 2030-01-01
+  EXPECT_EQ(parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", year_2030), 915148800);
+  EXPECT_EQ(parse_http_date("Saturday, 01-Jan-50 00:00:00 GMT", year_2030), 2524608000);
+  for (std::string_view bad : {"Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT",
+                               "Sun Nov 6 08:49:37 1994", "Sun, 06-Nov-94 08:49:37 GMT",
+                               "Sunday, 06-Nov-1994 08:49:37 GMT", "Sun Nov  6 08:49:37 94",
+                               "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
+                               "", "Sun"}) {
+    EXPECT_FALSE(parse_http_date(bad)) << bad;
+  }
 }
 
 TEST(HttpHelpers, MimeTypes) {
