@@ -25,6 +25,8 @@ constexpr const char* kImfDate = "Sun, 06 Nov 1994 08:49:37 GMT";
 constexpr const char* kRfc850Date = "Sunday, 06-Nov-94 08:49:37 GMT";
 constexpr const char* kAsctimeDate = "Sun Nov  6 08:49:37 1994";
 constexpr const char* kEarlierDate = "Sat, 05 Nov 1994 08:49:37 GMT";
+// W/"<mtime hex>-<size hex>" of data.bin (10,000 bytes).
+constexpr const char* kDataEtag = "W/\"2ebc98a1-2710\"";
 
 class HttpConformanceTest : public ::testing::Test {
  protected:
@@ -158,6 +160,90 @@ TEST_F(HttpConformanceTest, IfModifiedSinceInEveryDateFormRfc9110_5_6_7) {
   }
   EXPECT_EQ(get("/", {"If-Modified-Since: Saturday, 05-Nov-94 08:49:37 GMT"}).status, 200);
   EXPECT_EQ(get("/", {"If-Modified-Since: Sat Nov  5 08:49:37 1994"}).status, 200);
+}
+
+// RFC 9110 8.8.3: a weak ETag from mtime and size (nginx's "<mtime hex>-<size hex>", weak) on
+// every answer about the file; If-None-Match compares weakly (13.1.2), If-Match strongly
+// (13.1.1), so the weak ETag matches If-None-Match but never If-Match except "*".
+TEST_F(HttpConformanceTest, WeakEtagAndItsComparisonsRfc9110_8_8_3) {
+  auto full = curl_response(server_->url("/data.bin"));
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->header("etag"), kDataEtag);
+  EXPECT_EQ(full->header("last-modified"), kImfDate);
+  const RawResponse not_modified = get("/data.bin", {std::string("If-None-Match: ") + kDataEtag});
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_EQ(not_modified.header("etag"), kDataEtag);
+  EXPECT_EQ(get("/data.bin", {"If-None-Match: \"x\", \"2ebc98a1-2710\""}).status, 304);
+  EXPECT_EQ(get("/data.bin", {"If-None-Match: \"2ebc98a1-2711\""}).status, 200);
+  EXPECT_EQ(get("/data.bin", {std::string("If-Match: ") + kDataEtag}).status, 412);
+  EXPECT_EQ(get("/data.bin", {"If-Match: \"2ebc98a1-2710\""}).status, 412);
+  EXPECT_EQ(get("/data.bin", {"If-Match: *"}).status, 200);
+  EXPECT_EQ(get("/nothing", {"If-Match: *"}).status, 404);
+}
+
+// RFC 9110 13.2.2: the order in which the conditional headers are evaluated.
+TEST_F(HttpConformanceTest, ConditionalPrecedenceRfc9110_13_2_2) {
+  const std::string matching_ims = std::string("If-Modified-Since: ") + kImfDate;
+  // If-None-Match present: If-Modified-Since is ignored.
+  EXPECT_EQ(get("/data.bin", {"If-None-Match: \"other\"", matching_ims}).status, 200);
+  // If-None-Match: * on an existing file: 304 for GET and HEAD.
+  EXPECT_EQ(get("/data.bin", {"If-None-Match: *"}).status, 304);
+  EXPECT_EQ(request("HEAD", "/data.bin", {"If-None-Match: *"}).status, 304);
+  // If-Unmodified-Since: 412 when the file changed after the date.
+  EXPECT_EQ(get("/data.bin", {std::string("If-Unmodified-Since: ") + kEarlierDate}).status, 412);
+  EXPECT_EQ(get("/data.bin", {std::string("If-Unmodified-Since: ") + kRfc850Date}).status, 200);
+  // If-Match is evaluated first and wins over If-None-Match and If-Unmodified-Since.
+  EXPECT_EQ(get("/data.bin", {"If-Match: \"other\"", "If-None-Match: *"}).status, 412);
+  EXPECT_EQ(get("/data.bin", {"If-Match: *", std::string("If-Unmodified-Since: ") + kEarlierDate})
+                .status,
+            200);
+  // A range request whose condition says "not modified" gets 304, not 206.
+  EXPECT_EQ(get("/data.bin", {"Range: bytes=0-9", matching_ims}).status, 304);
+  EXPECT_EQ(get("/data.bin", {"Range: bytes=0-9", "If-None-Match: *"}).status, 304);
+}
+
+// RFC 9110 13.1.5: If-Range with an entity-tag needs a strong match (the weak ETag never is
+// one: the whole file); with a date, the exact Last-Modified in any HTTP-date form.
+TEST_F(HttpConformanceTest, IfRangeWithEtagsAndDatesRfc9110_13_1_5) {
+  const std::string range = "Range: bytes=0-9";
+  const RawResponse etag = get("/data.bin", {range, std::string("If-Range: ") + kDataEtag});
+  EXPECT_EQ(etag.status, 200);
+  EXPECT_EQ(etag.body.size(), data_.size());
+  EXPECT_EQ(get("/data.bin", {range, "If-Range: \"2ebc98a1-2710\""}).status, 200);
+  for (const std::string date : {kImfDate, kRfc850Date, kAsctimeDate}) {
+    SCOPED_TRACE(date);
+    const RawResponse partial = get("/data.bin", {range, "If-Range: " + date});
+    EXPECT_EQ(partial.status, 206);
+    EXPECT_EQ(partial.header("content-range"), "bytes 0-9/10000");
+    EXPECT_TRUE(partial.body == data_.substr(0, 10));
+  }
+  EXPECT_EQ(get("/data.bin", {range, std::string("If-Range: ") + kEarlierDate}).status, 200);
+  // Range is defined for GET only (RFC 9110 14.2): HEAD gets the plain answer.
+  const RawResponse head = request("HEAD", "/data.bin", {range});
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("content-length"), "10000");
+}
+
+// RFC 9110 14.2: this server answers a request for several satisfiable ranges with the whole
+// file (200), not multipart/byteranges (docs/operations.md); one satisfiable range among
+// unsatisfiable ones gets 206, none satisfiable 416 (15.5.17).
+TEST_F(HttpConformanceTest, SeveralRangesGetTheWholeFileRfc9110_14_2) {
+  for (const std::string ranges : {"bytes=0-1,5-6", "bytes=0-1, 5-6", "bytes=-5,0-0"}) {
+    SCOPED_TRACE(ranges);
+    auto response = curl_response("-H 'Range: " + ranges + "' " + server_->url("/data.bin"));
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_FALSE(response->has_header("content-range"));
+    EXPECT_TRUE(response->body == data_);
+  }
+  const RawResponse one = get("/data.bin", {"Range: bytes=20000-, 2-3"});
+  EXPECT_EQ(one.status, 206);
+  EXPECT_EQ(one.header("content-range"), "bytes 2-3/10000");
+  EXPECT_TRUE(one.body == data_.substr(2, 2));
+  const RawResponse none = get("/data.bin", {"Range: bytes=20000-,30000-30001"});
+  EXPECT_EQ(none.status, 416);
+  EXPECT_EQ(none.header("content-range"), "bytes */10000");
+  EXPECT_EQ(get("/data.bin", {"Range: Bytes=1-2"}).status, 206);  // the unit is case-insensitive
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http/http_date.h"
+#include "http/http_etag.h"
 #include "http/http_uri.h"
 #include "http/mime_types.h"
 
@@ -357,6 +358,23 @@ TEST(HttpHelpers, ObsoleteDateFormsRfc9110_5_6_7) {
                                "", "Sun"}) {
     EXPECT_FALSE(parse_http_date(bad)) << bad;
   }
+}
+
+// RFC 9110 8.8.3: weak ETags from size and mtime; strong and weak comparison (8.8.3.2).
+TEST(HttpHelpers, EntityTagsRfc9110_8_8_3) {
+  EXPECT_EQ(weak_etag(0x5f5e1000, 0x2710), "W/\"5f5e1000-2710\"");
+  const std::string etag = weak_etag(100, 7);
+  EXPECT_TRUE(etag_list_matches("*", etag, EtagComparison::kStrong));
+  EXPECT_TRUE(etag_list_matches(etag, etag, EtagComparison::kWeak));
+  EXPECT_TRUE(etag_list_matches("\"64-7\"", etag, EtagComparison::kWeak));
+  EXPECT_TRUE(etag_list_matches("\"a,b\", , W/\"64-7\"", etag, EtagComparison::kWeak));
+  EXPECT_FALSE(etag_list_matches(etag, etag, EtagComparison::kStrong));  // weak never strong
+  EXPECT_FALSE(etag_list_matches("\"64-8\"", etag, EtagComparison::kWeak));
+  EXPECT_FALSE(etag_list_matches("64-7", etag, EtagComparison::kWeak));  // no quotes
+  EXPECT_FALSE(etag_list_matches("junk, \"64-7\"", etag, EtagComparison::kWeak));
+  EXPECT_TRUE(etag_matches("\"x\"", "\"x\"", EtagComparison::kStrong));
+  EXPECT_FALSE(etag_matches("W/\"x\"", "\"x\"", EtagComparison::kStrong));
+  EXPECT_FALSE(etag_matches("*", "\"x\"", EtagComparison::kWeak));
 }
 
 TEST(HttpHelpers, MimeTypes) {
