@@ -56,8 +56,10 @@ bool is_ip_literal(std::string_view s) noexcept {
            std::all_of(rest.begin(), rest.end(),
                        [](char c) { return is_unreserved(c) || is_sub_delim(c) || c == ':'; });
   }
-  std::array<char, INET6_ADDRSTRLEN> text{};  // inet_pton wants a C string
-  if (s.size() >= text.size()) return false;
+  // Only what an IPv6 address is made of: inet_pton wants a C string, and would stop at a NUL.
+  const auto ipv6_char = [](char c) { return hex_value(c) >= 0 || c == ':' || c == '.'; };
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (s.size() >= text.size() || !std::all_of(s.begin(), s.end(), ipv6_char)) return false;
   std::copy(s.begin(), s.end(), text.begin());
   in6_addr address{};
   return ::inet_pton(AF_INET6, text.data(), &address) == 1;
