@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/http_uri.h"
 #include "kv/resp_parser.h"
 
 namespace lf {
@@ -62,6 +63,16 @@ TEST(FuzzRegression, RespInlineAtTheLimitIsAccepted) {
   const std::string line = std::string(128, 'x') + "\n";
   ASSERT_EQ(parser.parse(line), RespParser::Status::kCommand);
   EXPECT_EQ(parser.consumed(), line.size());
+}
+
+// Found by http_parser_fuzz: an IPv6 literal was handed to inet_pton as a C string, so a NUL in
+// it ended the address early and "[::<NUL>junk]" was a valid Host.
+TEST(FuzzRegression, HttpHostWithNulInsideAnIpv6LiteralIsInvalid) {
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(is_valid_host("[::\0\r\nH\x01\x90\0G1]:"sv));
+  EXPECT_FALSE(is_valid_host("[::1\0]"sv));
+  EXPECT_TRUE(is_valid_host("[::1]"sv));
+  EXPECT_TRUE(is_valid_host("[::ffff:127.0.0.1]:80"sv));
 }
 
 }  // namespace

@@ -303,7 +303,8 @@ TEST_F(HttpServerTest, BadRequestsGetTheirStatusThenClose) {
        413},
       {"PATCH", "PATCH /echo HTTP/1.1\r\nHost: h\r\n\r\n", 501},
       {"CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: h\r\n\r\n", 501},
-      {"gzip coding", "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+      {"gzip coding",
+       "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
       {"HTTP/2.0", "GET /hello HTTP/2.0\r\nHost: h\r\n\r\n", 505},
       {"HTTP/3.1", "GET /hello HTTP/3.1\r\n\r\n", 505},
   };

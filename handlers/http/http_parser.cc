@@ -4,6 +4,7 @@
 #include <array>
 #include <limits>
 
+#include "http/http_list.h"
 #include "http/http_number.h"
 #include "http/http_uri.h"
 
@@ -25,12 +26,6 @@ bool is_ctl(char c) noexcept {
   return u < 0x20 || u == 0x7f;
 }
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool parse_method(std::string_view name, HttpMethod& method) noexcept {
   for (std::size_t i = 0; i < static_cast<std::size_t>(HttpMethod::kCount); ++i) {
     if (to_string(static_cast<HttpMethod>(i)) == name) {
@@ -41,19 +36,86 @@ bool parse_method(std::string_view name, HttpMethod& method) noexcept {
   return false;
 }
 
-// Calls f(token) for each comma-separated, trimmed, non-empty element of a list header.
-template <typename F>
-void for_each_token(std::string_view list, F f) {
-  while (!list.empty()) {
-    const std::size_t comma = list.find(',');
-    const std::string_view token = trim(list.substr(0, comma));
-    if (!token.empty()) f(token);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
+constexpr std::size_t kMaxChunkLine = 1024;  // size plus extensions
+
+// False as soon as `bytes` (no LF in them) cannot begin a request line of the shape
+// `token SP target SP HTTP/d.d` (RFC 9112 3), so that what is not HTTP (a TLS ClientHello, a bare
+// CR) is refused when it arrives instead of at the header timeout (RFC 9112 2.2). A CR may only
+// end the bytes of an incomplete line (`complete` false), before its LF, at the line's start (a
+// blank line) or after the version. It accepts exactly what parse_request_line checks before
+// the version and method are looked at, so a line gets the same status whole or in pieces.
+bool could_be_request_line(std::string_view bytes, bool complete) noexcept {
+  static constexpr std::string_view kVersionShape = "HTTP/0.0";  // 0: a digit
+  enum class Part : std::uint8_t { kMethod, kTarget, kVersion } part = Part::kMethod;
+  std::size_t part_length = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const char c = bytes[i];
+    if (c == '\r') {
+      const bool at_end_of_line = part == Part::kVersion && part_length == kVersionShape.size();
+      return !complete && i + 1 == bytes.size() && (i == 0 || at_end_of_line);
+    }
+    if (c == ' ' && part != Part::kVersion && part_length > 0) {
+      part = part == Part::kMethod ? Part::kTarget : Part::kVersion;
+      part_length = 0;
+      continue;
+    }
+    bool fits = false;
+    if (part == Part::kMethod) {
+      fits = is_tchar(c);
+    } else if (part == Part::kTarget) {
+      fits = !is_ctl(c) && c != ' ';
+    } else if (part_length < kVersionShape.size()) {
+      const char expected = kVersionShape[part_length];
+      fits = expected == '0' ? (c >= '0' && c <= '9') : c == expected;
+    }
+    if (!fits) return false;
+    ++part_length;
   }
+  return true;
 }
 
-constexpr std::size_t kMaxChunkLine = 1024;  // size plus extensions
+// False if `bytes` (no LF in them) hold a CR followed by something else than LF (RFC 9112 2.2).
+bool has_no_bare_cr(std::string_view bytes) noexcept {
+  const std::size_t cr = bytes.find('\r');
+  return cr == std::string_view::npos || cr + 1 == bytes.size();
+}
+
+// "http://" or "https://" (any case) at the start of an absolute-form target: its length, or 0.
+std::size_t http_scheme_length(std::string_view target) noexcept {
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
+      return scheme.size();
+    }
+  }
+  return 0;
+}
+
+// The Transfer-Encoding codings of a request, over all its Transfer-Encoding lines.
+struct TransferCodings {
+  bool present = false;
+  bool last_is_chunked = false;
+  int chunked = 0;
+  bool unknown = false;
+
+  void add(std::string_view list) {
+    present = true;
+    for_each_list_element(list, [&](std::string_view coding) {
+      last_is_chunked = iequals(coding, "chunked");
+      if (last_is_chunked) {
+        ++chunked;
+      } else {
+        unknown = true;
+      }
+    });
+  }
+  // 0 if the body is chunked and nothing else, else the status to answer: a body that cannot
+  // be delimited is 400 (RFC 9112 6.3: chunked must be last, and only once, 6.1), a coding
+  // this server does not decode 501 (6.1).
+  [[nodiscard]] int error() const noexcept {
+    if (!last_is_chunked || chunked > 1) return 400;
+    return unknown ? 501 : 0;
+  }
+};
 
 }  // namespace
 
@@ -62,6 +124,7 @@ void HttpParser::reset() noexcept {
   error_ = 0;
   start_ = pos_ = consumed_ = seen_ = 0;
   path_.clear();
+  authority_ = host_ = Span{};
   headers_.clear();
   trailers_.clear();
   keep_alive_ = true;
@@ -82,14 +145,30 @@ bool HttpParser::next_line(std::string_view data, std::size_t limit, int status,
   const std::size_t search_end = std::min(data.size(), limit);
   const std::size_t lf = data.substr(0, search_end).find('\n', pos_);
   if (lf == std::string_view::npos) {
-    if (data.size() >= limit) fail(status);
+    // Bytes that can no longer make a line are refused now, not when the limit or the header
+    // timeout is reached; checked up to the limit only, so the answer is the same whatever the
+    // reads were.
+    if (!line_may_continue(data.substr(pos_, search_end - pos_))) {
+      fail(400);
+    } else if (data.size() >= limit) {
+      fail(status);
+    }
     return false;
   }
   std::size_t end = lf;
   if (end > pos_ && data[end - 1] == '\r') --end;
   line = Span{pos_, end - pos_};
   pos_ = lf + 1;
+  if (state_ == State::kRequestLine && !could_be_request_line(line.in(data), true)) {
+    fail(400);
+    return false;
+  }
   return true;
+}
+
+bool HttpParser::line_may_continue(std::string_view pending) const noexcept {
+  return state_ == State::kRequestLine ? could_be_request_line(pending, false)
+                                       : has_no_bare_cr(pending);
 }
 
 HttpParser::Status HttpParser::parse(std::string_view data, HttpRequest& request) {
@@ -189,16 +268,37 @@ bool HttpParser::parse_request_line(std::string_view data, Span line) {
     path_.assign(1, '*');  // not = "*": GCC 12 -O2 reports a false -Wrestrict
     return true;
   }
-  if (target.front() != '/') return fail(400), false;  // origin-form only
-  const std::size_t question = target.find('?');
-  const std::size_t path_length = question == std::string_view::npos ? target.size() : question;
-  raw_path_ = Span{target_offset, path_length};
+  std::size_t origin = 0;  // where the path (origin-form's part) starts in the target
+  if (target.front() != '/') {
+    origin = parse_authority(target, target_offset);
+    if (origin == 0) return fail(400), false;
+  }
+  const std::string_view path_and_query = target.substr(origin);
+  const std::size_t question = path_and_query.find('?');
+  const std::size_t path_length =
+      question == std::string_view::npos ? path_and_query.size() : question;
+  const std::size_t path_offset = target_offset + origin;
+  raw_path_ = Span{path_offset, path_length};
   query_ = question == std::string_view::npos
-               ? Span{target_offset + target.size(), 0}
-               : Span{target_offset + question + 1, target.size() - question - 1};
+               ? Span{path_offset + path_and_query.size(), 0}
+               : Span{path_offset + question + 1, path_and_query.size() - question - 1};
   path_.clear();
-  if (!percent_decode(target.substr(0, path_length), path_)) return fail(400), false;
+  if (path_length == 0) path_.push_back('/');  // "http://host" and "http://host?q"
+  if (!percent_decode(path_and_query.substr(0, path_length), path_)) return fail(400), false;
   return true;
+}
+
+std::size_t HttpParser::parse_authority(std::string_view target, std::size_t target_offset) {
+  // RFC 9112 3.2.2: absolute-form, as sent to proxies; an origin server must accept it too. Only
+  // the http and https schemes name something this server could serve.
+  const std::size_t begin = http_scheme_length(target);
+  if (begin == 0) return 0;
+  const std::size_t end = std::min(target.find_first_of("/?", begin), target.size());
+  const std::string_view authority = target.substr(begin, end - begin);
+  // RFC 9110 4.2.1: no empty host, and userinfo is an error (is_valid_host refuses its '@').
+  if (authority.empty() || authority.front() == ':' || !is_valid_host(authority)) return 0;
+  authority_ = Span{target_offset + begin, authority.size()};
+  return end;
 }
 
 bool HttpParser::parse_field(std::string_view data, Span line, std::vector<Field>& fields) {
@@ -211,7 +311,7 @@ bool HttpParser::parse_field(std::string_view data, Span line, std::vector<Field
     return fail(400), false;
   }
   const std::string_view raw_value = text.substr(colon + 1);
-  const std::string_view value = trim(raw_value);
+  const std::string_view value = trim_ows(raw_value);
   if (std::any_of(value.begin(), value.end(), [](char c) { return is_ctl(c) && c != '\t'; })) {
     return fail(400), false;
   }
@@ -225,8 +325,10 @@ bool HttpParser::finish_headers(std::string_view data) {
   bool close = false;
   bool keep_alive = false;
   bool has_length = false;
+  TransferCodings codings;
+  Field* host = nullptr;
   int hosts = 0;
-  for (const Field& field : headers_) {
+  for (Field& field : headers_) {
     const std::string_view name = field.name.in(data);
     const std::string_view value = field.value.in(data);
     if (iequals(name, "Content-Length")) {
@@ -238,23 +340,37 @@ bool HttpParser::finish_headers(std::string_view data) {
       has_length = true;
       content_length_ = length;
     } else if (iequals(name, "Transfer-Encoding")) {
-      if (chunked_ || !iequals(value, "chunked")) return fail(chunked_ ? 400 : 501), false;
-      chunked_ = true;
+      codings.add(value);
     } else if (iequals(name, "Connection")) {
-      for_each_token(value, [&](std::string_view token) {
+      for_each_list_element(value, [&](std::string_view token) {
         close = close || iequals(token, "close");
         keep_alive = keep_alive || iequals(token, "keep-alive");
       });
     } else if (iequals(name, "Expect")) {
       expect_continue_ = iequals(value, "100-continue");
     } else if (iequals(name, "Host")) {
+      if (!is_valid_host(value)) return fail(400), false;  // RFC 9112 3.2
+      host = &field;
       ++hosts;
     }
+  }
+  if (codings.present) {
+    // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+    if (version_minor_ == 0) return fail(400), false;
+    if (const int status = codings.error(); status != 0) return fail(status), false;
+    chunked_ = true;
   }
   // Both framings at once is how requests are smuggled past proxies (RFC 9112 6.1): refused.
   if (chunked_ && has_length) return fail(400), false;
   if (version_minor_ == 1 && hosts != 1) return fail(400), false;  // RFC 9112 3.2
   if (hosts > 1) return fail(400), false;
+  // RFC 9112 3.2.2: the authority of an absolute-form target replaces Host.
+  if (authority_.length > 0) {
+    if (host != nullptr) host->value = authority_;
+    host_ = authority_;
+  } else if (host != nullptr) {
+    host_ = host->value;
+  }
   keep_alive_ = !close && (version_minor_ == 1 || keep_alive);
   if (content_length_ > limits_.max_body_bytes) return fail(413), false;
   if (chunked_) {
@@ -268,7 +384,7 @@ bool HttpParser::finish_headers(std::string_view data) {
 
 bool HttpParser::parse_chunk_size(std::string_view line) {
   const std::size_t end = std::min(line.find(';'), line.size());
-  const std::string_view digits = trim(line.substr(0, end));
+  const std::string_view digits = trim_ows(line.substr(0, end));
   if (digits.empty() || digits.size() > 16) return fail(400), false;
   std::uint64_t size = 0;
   for (char c : digits) {
@@ -299,6 +415,8 @@ HttpParser::Status HttpParser::complete(std::string_view data, HttpRequest& requ
   request.target = target_.in(data);
   request.raw_path = raw_path_.in(data);
   request.path = path_;
+  if (raw_path_.length == 0) request.raw_path = "/";  // absolute-form without a path
+  request.host = host_.in(data);
   request.query = query_.in(data);
   request.keep_alive = keep_alive_;
   request.headers.clear();

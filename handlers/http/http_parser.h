@@ -76,7 +76,12 @@ class HttpParser {
   // The next complete line at pos_ (without CR LF), advancing pos_; false if none is complete
   // yet. Fails with `status` when the line would end beyond `limit` (an offset in the data).
   bool next_line(std::string_view data, std::size_t limit, int status, Span& line);
+  // May the pending bytes of an unfinished line still become a valid one?
+  [[nodiscard]] bool line_may_continue(std::string_view pending) const noexcept;
   bool parse_request_line(std::string_view data, Span line);
+  // Sets authority_ from an absolute-form target; returns where its path starts in the
+  // target, or 0 if it is not a valid http(s) URI.
+  std::size_t parse_authority(std::string_view target, std::size_t target_offset);
   bool parse_field(std::string_view data, Span line, std::vector<Field>& fields);
   bool finish_headers(std::string_view data);
   bool parse_chunk_size(std::string_view line);
@@ -94,6 +99,8 @@ class HttpParser {
   Span target_;
   Span raw_path_;
   Span query_;
+  Span authority_;  // of an absolute-form target; empty for origin-form
+  Span host_;       // authority_, or the Host header
   std::string path_;  // percent-decoded
   std::vector<Field> headers_;
   std::vector<Field> trailers_;

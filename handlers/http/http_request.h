@@ -23,10 +23,14 @@ struct HttpHeader {
 struct HttpRequest {
   HttpMethod method = HttpMethod::kGet;
   int version_minor = 1;      // HTTP/1.<version_minor>: 0 or 1
-  std::string_view target;    // as sent: "/a%20b?x=1"
-  std::string_view raw_path;  // the target without the query, still percent-encoded
+  std::string_view target;    // as sent: "/a%20b?x=1" (or "http://h/a%20b?x=1")
+  std::string_view raw_path;  // the path of the target, still percent-encoded
   std::string_view path;      // raw_path percent-decoded ("/a b")
   std::string_view query;     // after '?', without it ("x=1")
+  // Host and port the request is for: the authority of an absolute-form target
+  // ("GET http://h:8080/ HTTP/1.1"), which then also replaces the Host header's value, else the
+  // Host header (RFC 9112 3.2.2); empty if neither.
+  std::string_view host;
   std::vector<HttpHeader> headers;
   std::vector<HttpHeader> trailers;  // from a chunked body
   std::string_view body;             // de-chunked

@@ -51,6 +51,8 @@ std::string_view reason_phrase(int status) noexcept {
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 412:
+      return "Precondition Failed";
     case 413:
       return "Content Too Large";
     case 414:

@@ -10,6 +10,8 @@
 #include <system_error>
 
 #include "http/http_date.h"
+#include "http/http_etag.h"
+#include "http/http_list.h"
 #include "http/http_number.h"
 #include "http/mime_types.h"
 #include "lf/unique_fd.h"
@@ -24,17 +26,12 @@ struct ByteRange {
 
 enum class RangeResult : std::uint8_t { kNone, kRange, kUnsatisfiable };
 
-// One "bytes=a-b", "bytes=a-" or "bytes=-n" range. A malformed header or several ranges are
-// ignored (the whole file is sent), as RFC 9110 14.2 allows.
-RangeResult parse_range(std::string_view header, std::uint64_t size, ByteRange& range) {
-  if (!header.starts_with("bytes=")) return RangeResult::kNone;
-  header.remove_prefix(6);
-  const std::size_t dash = header.find('-');
-  if (dash == std::string_view::npos || header.find(',') != std::string_view::npos) {
-    return RangeResult::kNone;
-  }
-  const std::string_view first = header.substr(0, dash);
-  const std::string_view last = header.substr(dash + 1);
+// One range-spec: "a-b", "a-" or "-n" (RFC 9110 14.1.2), clipped to the file; kNone if malformed.
+RangeResult parse_range_spec(std::string_view spec, std::uint64_t size, ByteRange& range) {
+  const std::size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return RangeResult::kNone;
+  const std::string_view first = spec.substr(0, dash);
+  const std::string_view last = spec.substr(dash + 1);
   std::uint64_t a = 0;
   std::uint64_t b = 0;
   if (first.empty()) {  // the last n bytes
@@ -52,6 +49,74 @@ RangeResult parse_range(std::string_view header, std::uint64_t size, ByteRange& 
   if (a >= size) return RangeResult::kUnsatisfiable;
   range = ByteRange{a, std::min(b, size - 1)};
   return RangeResult::kRange;
+}
+
+// A Range header: "bytes=" and a list of range-specs (RFC 9110 14.1.1). One satisfiable range
+// is served (206); several are not: the whole file is sent (200), as RFC 9110 14.2 allows,
+// rather than a multipart/byteranges body; none satisfiable is 416. A malformed header is
+// ignored (the whole file is sent).
+RangeResult parse_range(std::string_view header, std::uint64_t size, ByteRange& range) {
+  static constexpr std::string_view kUnit = "bytes=";
+  if (header.size() < kUnit.size() || !iequals(header.substr(0, kUnit.size()), kUnit)) {
+    return RangeResult::kNone;
+  }
+  bool malformed = false;
+  int specs = 0;
+  int satisfiable = 0;
+  for_each_list_element(header.substr(kUnit.size()), [&](std::string_view spec) {
+    ++specs;
+    switch (parse_range_spec(spec, size, range)) {
+      case RangeResult::kNone:
+        malformed = true;
+        break;
+      case RangeResult::kRange:
+        ++satisfiable;
+        break;
+      case RangeResult::kUnsatisfiable:
+        break;
+    }
+  });
+  if (malformed || specs == 0 || satisfiable > 1) return RangeResult::kNone;
+  return satisfiable == 1 ? RangeResult::kRange : RangeResult::kUnsatisfiable;
+}
+
+enum class Precondition : std::uint8_t { kPass, kNotModified, kFailed };
+
+// RFC 9110 13.2.2: If-Match (strong comparison), else If-Unmodified-Since; then If-None-Match
+// (weak comparison), else If-Modified-Since. A date that does not parse is ignored.
+Precondition evaluate_preconditions(const HttpRequest& request, std::string_view etag,
+                                    std::time_t mtime) {
+  if (request.has_header("If-Match")) {
+    if (!etag_list_matches(request.header("If-Match"), etag, EtagComparison::kStrong)) {
+      return Precondition::kFailed;
+    }
+  } else if (const auto since = parse_http_date(request.header("If-Unmodified-Since"));
+             since && mtime > *since) {
+    return Precondition::kFailed;
+  }
+  const bool read_only = request.method == HttpMethod::kGet || request.method == HttpMethod::kHead;
+  if (request.has_header("If-None-Match")) {
+    if (etag_list_matches(request.header("If-None-Match"), etag, EtagComparison::kWeak)) {
+      return read_only ? Precondition::kNotModified : Precondition::kFailed;
+    }
+  } else if (const auto since = parse_http_date(request.header("If-Modified-Since"));
+             read_only && since && mtime <= *since) {
+    return Precondition::kNotModified;
+  }
+  return Precondition::kPass;
+}
+
+// RFC 9110 13.1.5: the Range applies if If-Range is absent, or is an entity-tag matching the
+// current one by strong comparison (never true for a weak ETag), or the exact Last-Modified
+// date.
+bool if_range_holds(const HttpRequest& request, std::string_view etag, std::time_t mtime) {
+  if (!request.has_header("If-Range")) return true;
+  const std::string_view if_range = request.header("If-Range");
+  if (if_range.starts_with('"') || if_range.starts_with("W/")) {
+    return etag_matches(if_range, etag, EtagComparison::kStrong);
+  }
+  const auto date = parse_http_date(if_range);
+  return date && *date == mtime;
 }
 
 bool has_dot_dot_segment(std::string_view path) noexcept {
@@ -136,19 +201,25 @@ void StaticFiles::serve(const HttpRequest& request, HttpResponse& response) cons
   if (!S_ISREG(st.st_mode)) return response.set_error(404);
 
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  const std::string last_modified = format_http_date(st.st_mtime);
+  const std::string etag = weak_etag(st.st_mtime, size);
   response.set_content_type(std::string(mime_type_for(resolved)));
-  response.add_header("Last-Modified", last_modified);
+  response.add_header("Last-Modified", format_http_date(st.st_mtime));
+  response.add_header("ETag", etag);
   response.add_header("Accept-Ranges", "bytes");
 
-  if (const auto since = parse_http_date(request.header("If-Modified-Since"));
-      since && st.st_mtime <= *since && !request.has_header("Range")) {
-    response.set_status(304);
-    return;
+  switch (evaluate_preconditions(request, etag, st.st_mtime)) {
+    case Precondition::kNotModified:
+      return response.set_status(304);
+    case Precondition::kFailed:
+      return response.set_error(412);
+    case Precondition::kPass:
+      break;
   }
+  // Only GET has range semantics (RFC 9110 14.2): HEAD answers what a plain GET would.
   ByteRange range;
-  const std::string_view if_range = request.header("If-Range");
-  const RangeResult result = (if_range.empty() || if_range == last_modified)
+  const RangeResult result = request.method == HttpMethod::kGet &&
+                                     request.has_header("Range") &&
+                                     if_range_holds(request, etag, st.st_mtime)
                                  ? parse_range(request.header("Range"), size, range)
                                  : RangeResult::kNone;
   if (result == RangeResult::kUnsatisfiable) {

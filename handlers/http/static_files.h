@@ -1,6 +1,8 @@
 // Public. StaticFiles: answers GET and HEAD from a directory tree, sending file contents with
-// sendfile(2): index.html for directories, Content-Type from the extension, Last-Modified and
-// If-Modified-Since (304), one byte range (206, 416). A path that would leave the root is
+// sendfile(2): index.html for directories, Content-Type from the extension, Last-Modified and a
+// weak ETag, the conditional headers in RFC 9110 13.2.2's order (If-Match, If-Unmodified-Since:
+// 412; If-None-Match, If-Modified-Since: 304; If-Range), one byte range (206, 416; several
+// ranges get the whole file, 200). A path that would leave the root is
 // refused: ".." segments (decoded or not), encoded slashes, and symlinks resolving outside the
 // root (every path is resolved with realpath(3) and must stay under the resolved root). Thread
 // safe (const; each call opens its own file).
@@ -19,7 +21,7 @@ class StaticFiles {
   explicit StaticFiles(const std::string& root);
 
   // Fills `response` for request.path (GET or HEAD): 200, 206, 301 (a directory without its
-  // trailing slash), 304, 403, 404 or 416.
+  // trailing slash), 304, 403, 404, 412 or 416.
   void serve(const HttpRequest& request, HttpResponse& response) const;
 
   [[nodiscard]] const std::string& root() const noexcept { return root_; }
