@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "kv/kv_commands.h"
 #include "support/kv_server.h"
 #include "support/test_client.h"
 
@@ -96,10 +97,34 @@ TEST(KvServerTest, BasicCommands) {
   EXPECT_EQ(redis("CONFIG GET appendonly\r\n"), "*2\r\n" + bulk("appendonly") + bulk("no"));
   EXPECT_EQ(redis("CONFIG GET nothing\r\n"), "*0\r\n");
   EXPECT_EQ(redis("COMMAND DOCS\r\n"), "*0\r\n");
-  EXPECT_EQ(redis("COMMAND COUNT\r\n"), ":27\r\n");
+  EXPECT_EQ(redis("COMMAND COUNT\r\n"), ":" + std::to_string(command_count()) + "\r\n");
   EXPECT_EQ(redis("HELLO 3\r\n"), "-NOPROTO unsupported protocol version\r\n");
   EXPECT_EQ(redis("HELLO 2\r\n").substr(0, 5), "*14\r\n");
   EXPECT_NE(redis("INFO\r\n").find("redis_version:7.0.0-lf"), std::string::npos);
+}
+
+// Bugs fixed: COMMAND LIST ignored its arguments, SELECT worded an out-of-range index as a
+// non-integer, CONFIG GET answered with its own spelling of the name.
+TEST(KvServerTest, CommandListSelectConfigGetAsRedis7) {
+  KvServer server;
+  Client redis(server.address());
+  EXPECT_EQ(redis("COMMAND LIST bogus\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY BOGUS x\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY PATTERN\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY ACLCAT nosuch\r\n"), "*0\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY MODULE nosuch\r\n"), "*0\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY PATTERN getra*\r\n"), "*1\r\n" + bulk("getrange"));
+  const std::string g = redis("COMMAND LIST FILTERBY PATTERN 'g*'\r\n");
+  EXPECT_NE(g.find(bulk("get")), std::string::npos) << g;
+  EXPECT_NE(g.find(bulk("getdel")), std::string::npos) << g;
+  EXPECT_EQ(g.find(bulk("set")), std::string::npos) << g;
+  EXPECT_EQ(redis("SELECT 99999999999\r\n"),
+            "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
+  EXPECT_EQ(redis("SELECT abc\r\n"), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(redis("SELECT 0\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("CONFIG GET MAXMEMORY\r\n"), "*2\r\n" + bulk("MAXMEMORY") + bulk("0"));
+  EXPECT_EQ(redis("CONFIG GET MAXMEM*\r\n"),
+            "*4\r\n" + bulk("maxmemory") + bulk("0") + bulk("maxmemory-policy") + bulk("noeviction"));
 }
 
 TEST(KvServerTest, SetOptionsAsRedis7) {

@@ -1,12 +1,18 @@
 // Public. KvSession: what a key-value server knows about one client (its id, CLIENT SETNAME
-// name, whether to close after the reply). Owned by the connection and used from its hooks only:
+// name, whether to close after the reply, its MULTI queue and WATCHed keys). Owned by the connection and used from its hooks only:
 // not thread safe. Sessions also count the connected clients for INFO (process wide).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace lf {
+
+class KvStore;
 
 class KvSession {
  public:
@@ -27,10 +33,36 @@ class KvSession {
   // Sessions alive in this process.
   [[nodiscard]] static std::uint64_t connected() noexcept;
 
+  // MULTI: commands are queued (their arguments copied) until EXEC or DISCARD. A command refused
+  // while queueing (unknown, wrong arity) fails the whole transaction, as in Redis.
+  using QueuedCommand = std::vector<std::string>;
+  [[nodiscard]] bool in_transaction() const noexcept { return in_transaction_; }
+  void begin_transaction() noexcept { in_transaction_ = true; }
+  void queue(std::span<const std::string_view> args);
+  void fail_transaction() noexcept { transaction_failed_ = true; }
+  [[nodiscard]] bool transaction_failed() const noexcept { return transaction_failed_; }
+  [[nodiscard]] const std::vector<QueuedCommand>& queued() const noexcept { return queued_; }
+  void end_transaction();
+
+  // WATCH: keys whose change (by anyone) makes the next EXEC fail. `store` must outlive the
+  // session (the connection owns both, the store longer).
+  void watch(KvStore& store, std::string_view key);
+  void unwatch_all();
+  [[nodiscard]] const std::vector<std::string>& watched() const noexcept { return watched_; }
+  [[nodiscard]] bool watched_key_changed() const noexcept {
+    return watch_dirty_.load(std::memory_order_relaxed);
+  }
+
  private:
   std::uint64_t id_;
   std::string name_;
   bool closing_ = false;
+  bool in_transaction_ = false;
+  bool transaction_failed_ = false;
+  std::vector<QueuedCommand> queued_;
+  KvStore* watch_store_ = nullptr;
+  std::vector<std::string> watched_;
+  std::atomic<bool> watch_dirty_{false};  // set by other connections' threads, under shard locks
 };
 
 }  // namespace lf
