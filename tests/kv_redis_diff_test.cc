@@ -39,6 +39,8 @@ enum class Compare {
   kExact,      // every line
   kSorted,     // the same lines in any order (array element numbers ignored)
   kLineCount,  // the same number of lines, neither an error
+  kFieldNames,  // CLIENT LIST lines: the same "name=" fields in the same order
+  kInfoShape,   // INFO: the same "# Section" headers; lf-kv's fields all exist in Redis's
 };
 
 struct Step {
@@ -193,6 +195,27 @@ std::string joined(const std::vector<std::string>& lines) {
   return text;
 }
 
+// "id=3 addr=1.2.3.4:5 name=" -> "id= addr= name=".
+std::string field_names(const std::string& line) {
+  std::istringstream tokens(line);
+  std::string token, names;
+  while (tokens >> token) names += token.substr(0, token.find('=') + 1) + " ";
+  return names;
+}
+
+// INFO's "# Section" headers, and the field names under them.
+void info_shape(const std::vector<std::string>& lines, std::vector<std::string>& headers,
+                std::vector<std::string>& fields) {
+  for (std::string line : lines) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind('#', 0) == 0) {
+      headers.push_back(line);
+    } else if (const auto colon = line.find(':'); colon != std::string::npos) {
+      fields.push_back(line.substr(0, colon));
+    }
+  }
+}
+
 bool is_error(const std::vector<std::string>& lines) {
   return !lines.empty() && lines[0].rfind("(error)", 0) == 0;
 }
@@ -321,6 +344,19 @@ std::vector<Step> script() {
       {"CLIENT SETNAME conformance"}, {"CLIENT GETNAME"}, {"CLIENT SETNAME \"a b\""},
       {"HELLO 4"}, {"HELLO 2", kLineCount}, {"HELLO x"}, {"HELLO 2 BOGUS"},
       {"ECHO hi"}, {"PING"}, {"PING a b"},
+      {"CLIENT LIST", kFieldNames}, {"CLIENT INFO", kFieldNames}, {"CLIENT LIST TYPE replica"},
+      {"CLIENT LIST TYPE normal", kFieldNames}, {"CLIENT LIST TYPE bogus"},
+      {"CLIENT LIST ID 1 x"}, {"CLIENT LIST ID 99999"}, {"CLIENT LIST x"},
+      {"CLIENT KILL 1.2.3.4:5"}, {"CLIENT KILL ID 99999"}, {"CLIENT KILL ID 0"},
+      {"CLIENT KILL ID x"}, {"CLIENT KILL TYPE bogus x"}, {"CLIENT KILL TYPE master"},
+      {"CLIENT KILL USER nobody"}, {"CLIENT KILL SKIPME maybe"}, {"CLIENT KILL ID 1 x"},
+      {"CLIENT KILL ADDR 1.2.3.4:5 SKIPME yes"}, {"CLIENT KILL BOGUS x"}, {"CLIENT KILL"},
+      {"CLIENT REPLY bogus"}, {"CLIENT REPLY"}, {"CLIENT BOGUS"}, {"CLIENT ID x"},
+      {"CLIENT GETNAME x"}, {"CLIENT SETNAME"},
+      {"INFO server", kInfoShape}, {"INFO clients", kInfoShape}, {"INFO memory", kInfoShape},
+      {"INFO stats", kInfoShape}, {"INFO commandstats", kInfoShape}, {"SET kept 1"},
+      {"INFO keyspace", kInfoShape}, {"INFO SERVER keyspace", kInfoShape}, {"INFO bogus"},
+      {"COMMAND INFO nosuchcommand"}, {"COMMAND DOCS nosuchcommand"}, {"COMMAND COUNT x"},
   };
 }
 
@@ -361,6 +397,24 @@ TEST(KvRedisDiff, SameRepliesAsRedisServer7) {
         }
         EXPECT_EQ(joined(got), joined(want)) << commands;
         break;
+      case Compare::kFieldNames:
+        ASSERT_EQ(got.size(), want.size()) << commands << "\n" << joined(got);
+        for (std::size_t line = 0; line < got.size(); ++line) {
+          EXPECT_EQ(field_names(got[line]), field_names(want[line])) << commands;
+        }
+        break;
+      case Compare::kInfoShape: {
+        std::vector<std::string> got_headers, got_fields, want_headers, want_fields;
+        info_shape(got, got_headers, got_fields);
+        info_shape(want, want_headers, want_fields);
+        EXPECT_EQ(got_headers, want_headers) << commands << "\n" << joined(got);
+        for (const std::string& name : got_fields) {
+          if (name.rfind("cmdstat_", 0) == 0) continue;  // Redis names subcommands apart
+          EXPECT_NE(std::find(want_fields.begin(), want_fields.end(), name), want_fields.end())
+              << commands << ": Redis has no field " << name;
+        }
+        break;
+      }
       case Compare::kLineCount:
         EXPECT_FALSE(is_error(got)) << commands << "\n" << joined(got);
         EXPECT_FALSE(is_error(want)) << commands;

@@ -67,6 +67,10 @@ long long unix_ms_from_deadline(KvStore::Deadline deadline) {
   return deadline.time_since_epoch().count() + unix_offset_ms();
 }
 
+bool valid_client_name(std::string_view name) noexcept {
+  return std::all_of(name.begin(), name.end(), [](char c) { return c >= '!' && c <= '~'; });
+}
+
 void reply_invalid_expire(CommandRequest& request) {
   request.out.error("ERR invalid expire time in '" + std::string(request.name) + "' command");
 }

@@ -3,6 +3,8 @@
 // declarations, and helpers they share. Used by one connection's thread at a time.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +58,15 @@ struct CommandSpec {
                                       std::span<const std::string_view> args,
                                       const KvStore& store, std::vector<std::size_t>& shards);
 
+// INFO commandstats: the commands called (or refused) so far in this process.
+struct CommandStats {
+  std::uint64_t calls;
+  std::uint64_t usec;
+  std::uint64_t rejected;
+  std::uint64_t failed;
+};
+void for_each_command_stats(const std::function<void(const CommandSpec&, const CommandStats&)>& fn);
+
 [[nodiscard]] bool equals_ignore_case(std::string_view a, std::string_view b) noexcept;
 // "ERR wrong number of arguments for 'get' command"
 void reply_arity_error(RespWriter& out, std::string_view name);
@@ -78,6 +89,8 @@ void reply_bulk_or_null(RespWriter& out, const std::string* value);
 // `ms` after `now` (EXPIRE, SET EX: relative times stay exact on the steady clock).
 [[nodiscard]] KvStore::Deadline deadline_after(KvStore::Deadline now, long long ms);
 [[nodiscard]] long long unix_ms_from_deadline(KvStore::Deadline deadline);
+// CLIENT SETNAME, HELLO SETNAME: printable ASCII without spaces.
+[[nodiscard]] bool valid_client_name(std::string_view name) noexcept;
 // "ERR invalid expire time in 'set' command"
 void reply_invalid_expire(CommandRequest& request);
 
@@ -156,7 +169,7 @@ void unwatch_command(CommandRequest& request);
 void select_command(CommandRequest& request);
 void command_command(CommandRequest& request);
 void config_command(CommandRequest& request);
-void client_command(CommandRequest& request);
+void client_command(CommandRequest& request);  // client_commands.cc
 void quit_command(CommandRequest& request);
 void hello_command(CommandRequest& request);
 void info_command(CommandRequest& request);

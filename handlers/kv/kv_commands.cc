@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <cctype>
 #include <string>
 #include <unordered_map>
@@ -96,6 +100,67 @@ constexpr std::array kCommands = {
     CommandSpec{"time", 1, time_command},
 };
 
+// Per command, for INFO commandstats.
+struct Counters {
+  std::atomic<std::uint64_t> calls{0};
+  std::atomic<std::uint64_t> usec{0};
+  std::atomic<std::uint64_t> rejected{0};  // refused before running (arity)
+  std::atomic<std::uint64_t> failed{0};    // ran and replied with an error
+};
+std::array<Counters, kCommands.size()> g_counters;
+
+Counters& counters_of(const CommandSpec& spec) {
+  return g_counters[static_cast<std::size_t>(&spec - kCommands.data())];
+}
+
+// The name CLIENT LIST shows as the last command: "get", or "client|list" for a container.
+std::string command_display_name(const CommandSpec& spec, std::span<const std::string_view> args) {
+  std::string name(spec.name);
+  if ((name == "client" || name == "config" || name == "command") && args.size() >= 2) {
+    name += '|';
+    for (const char c : args[1].substr(0, 32)) {
+      name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return name;
+}
+
+// Runs a command under the locks it needs, counts it, and applies CLIENT REPLY OFF/SKIP by
+// taking its reply back out of the output.
+void run_command(const CommandSpec& spec, std::span<const std::string_view> args, KvStore& store,
+                 KvSession& session, RespWriter& out) {
+  using Mode = KvSession::ReplyMode;
+  session.note_command(command_display_name(spec, args));
+  const Mode before = session.reply_mode();
+  Buffer& buffer = out.buffer();
+  const std::size_t mark = buffer.readable_bytes();
+  const auto started = std::chrono::steady_clock::now();
+  {
+    std::vector<std::size_t> shards;
+    KvStore::Access db = add_command_shards(spec, args, store, shards)
+                             ? store.access(std::move(shards))
+                             : store.access_all();
+    CommandRequest request{args, store, db, session, out, spec.name};
+    spec.run(request);
+  }
+  Counters& counters = counters_of(spec);
+  counters.calls.fetch_add(1, std::memory_order_relaxed);
+  counters.usec.fetch_add(static_cast<std::uint64_t>(
+                              std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - started)
+                                  .count()),
+                          std::memory_order_relaxed);
+  if (buffer.readable_bytes() > mark && buffer.view()[mark] == '-') {
+    counters.failed.fetch_add(1, std::memory_order_relaxed);
+  }
+  const Mode after = session.reply_mode();
+  if ((before == Mode::kOff || before == Mode::kSkipThis) && after != Mode::kOn) {
+    buffer.unwrite(buffer.readable_bytes() - mark);
+  }
+  if (after == Mode::kSkipThis) session.set_reply_mode(Mode::kOn);
+  if (after == Mode::kSkipNext) session.set_reply_mode(Mode::kSkipThis);
+}
+
 // Commands that run at once inside MULTI instead of being queued (as Redis's processCommand).
 bool runs_in_transaction(std::string_view name) {
   return name == "exec" || name == "discard" || name == "multi" || name == "watch" ||
@@ -161,6 +226,17 @@ bool add_command_shards(const CommandSpec& spec, std::span<const std::string_vie
 
 std::size_t command_count() noexcept { return kCommands.size(); }
 
+void for_each_command_stats(const std::function<void(const CommandSpec&, const CommandStats&)>& fn) {
+  for (const CommandSpec& spec : kCommands) {
+    const Counters& counters = counters_of(spec);
+    const CommandStats stats{counters.calls.load(std::memory_order_relaxed),
+                             counters.usec.load(std::memory_order_relaxed),
+                             counters.rejected.load(std::memory_order_relaxed),
+                             counters.failed.load(std::memory_order_relaxed)};
+    if (stats.calls + stats.rejected > 0) fn(spec, stats);
+  }
+}
+
 bool equals_ignore_case(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -197,6 +273,7 @@ void execute_command(std::span<const std::string_view> args, KvStore& store, KvS
     // Redis fails a transaction whose commands are refused while queueing.
     if (session.in_transaction()) session.fail_transaction();
     if (spec == nullptr) return reply_unknown_command(out, args);
+    counters_of(*spec).rejected.fetch_add(1, std::memory_order_relaxed);
     if (spec->name == "exec") {
       // Redis's rejectCommand: a refused EXEC discards the transaction (if any) and says so.
       session.end_transaction();
@@ -210,12 +287,7 @@ void execute_command(std::span<const std::string_view> args, KvStore& store, KvS
     session.queue(args);
     return out.simple("QUEUED");
   }
-  std::vector<std::size_t> shards;
-  KvStore::Access db = add_command_shards(*spec, args, store, shards)
-                           ? store.access(std::move(shards))
-                           : store.access_all();
-  CommandRequest request{args, store, db, session, out, spec->name};
-  spec->run(request);
+  run_command(*spec, args, store, session, out);
 }
 
 }  // namespace lf

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -23,8 +25,26 @@ class KvSession {
 
   // Unique in the process, from 1 (CLIENT ID, HELLO).
   [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+  // The owner reads its name without locking; other threads use info().
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
-  void set_name(std::string name) { name_ = std::move(name); }
+  void set_name(std::string name);
+
+  // What CLIENT LIST shows about a client, read from any thread.
+  struct Info {
+    std::string name;
+    std::string last_command;  // "get", "client|list"
+    std::chrono::steady_clock::time_point created;
+    std::chrono::steady_clock::time_point last_active;
+    int queued = -1;  // commands queued in MULTI, -1 outside a transaction
+  };
+  [[nodiscard]] Info info() const;
+  // Called before each command runs.
+  void note_command(std::string_view command);
+
+  // CLIENT REPLY: ON, OFF (no replies) or SKIP (no reply to the next command).
+  enum class ReplyMode { kOn, kOff, kSkipNext, kSkipThis };
+  [[nodiscard]] ReplyMode reply_mode() const noexcept { return reply_mode_; }
+  void set_reply_mode(ReplyMode mode) noexcept { reply_mode_ = mode; }
 
   // QUIT or a protocol error: send what is queued, then close; ignore the rest of the input.
   [[nodiscard]] bool closing() const noexcept { return closing_; }
@@ -32,6 +52,8 @@ class KvSession {
 
   // Sessions alive in this process.
   [[nodiscard]] static std::uint64_t connected() noexcept;
+  // Sessions ever created in this process (INFO's total_connections_received).
+  [[nodiscard]] static std::uint64_t created() noexcept;
 
   // MULTI: commands are queued (their arguments copied) until EXEC or DISCARD. A command refused
   // while queueing (unknown, wrong arity) fails the whole transaction, as in Redis.
@@ -63,6 +85,9 @@ class KvSession {
   KvStore* watch_store_ = nullptr;
   std::vector<std::string> watched_;
   std::atomic<bool> watch_dirty_{false};  // set by other connections' threads, under shard locks
+  ReplyMode reply_mode_ = ReplyMode::kOn;
+  mutable std::mutex info_mutex_;  // guards the copies in info_ other threads read
+  Info info_;
 };
 
 }  // namespace lf

@@ -1,7 +1,6 @@
-// The connection and the server: SELECT, COMMAND, CONFIG, CLIENT, QUIT, HELLO, INFO, enough for
-// redis-cli, redis-benchmark and the usual client libraries.
-#include <unistd.h>
-
+// The connection and the server: SELECT, COMMAND, CONFIG, QUIT, HELLO, TIME, enough for
+// redis-cli, redis-benchmark and the usual client libraries (CLIENT: client_commands.cc, INFO:
+// info_command.cc).
 #include <algorithm>
 #include <array>
 #include <climits>
@@ -17,8 +16,6 @@
 
 namespace lf {
 namespace {
-
-const auto kStartTime = std::chrono::steady_clock::now();
 
 // The parameters CONFIG GET knows: what redis-benchmark and monitoring tools ask for.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kConfig = {{
@@ -49,16 +46,6 @@ const CommandSpec* find_spec(std::string_view name) {
   }
   return nullptr;
 }
-
-bool valid_client_name(std::string_view name) {
-  for (const char c : name) {
-    if (c < '!' || c > '~') return false;
-  }
-  return true;
-}
-
-constexpr std::string_view kBadClientName =
-    "ERR Client names cannot contain spaces, newlines or special characters.";
 
 // COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]. There are no modules
 // and no ACL categories here: those filters match nothing.
@@ -206,29 +193,6 @@ void config_command(CommandRequest& request) {
   reply_unknown_subcommand(out, args[0], sub);
 }
 
-// CLIENT SETNAME name, CLIENT GETNAME, CLIENT ID.
-void client_command(CommandRequest& request) {
-  const auto& args = request.args;
-  RespWriter& out = request.out;
-  const std::string_view sub = args[1];
-  if (equals_ignore_case(sub, "setname")) {
-    if (args.size() != 3) return reply_arity_error(out, "client|setname");
-    if (!valid_client_name(args[2])) return out.error(kBadClientName);
-    request.session.set_name(std::string(args[2]));
-    return out.ok();
-  }
-  if (equals_ignore_case(sub, "getname")) {
-    if (args.size() != 2) return reply_arity_error(out, "client|getname");
-    if (request.session.name().empty()) return out.null();
-    return out.bulk(request.session.name());
-  }
-  if (equals_ignore_case(sub, "id")) {
-    if (args.size() != 2) return reply_arity_error(out, "client|id");
-    return out.integer(static_cast<long long>(request.session.id()));
-  }
-  reply_unknown_subcommand(out, args[0], sub);
-}
-
 // TIME: Unix seconds and microseconds, as two bulk strings.
 void time_command(CommandRequest& request) {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -275,7 +239,7 @@ void hello_command(CommandRequest& request) {
     }
   }
   if (set_name) {
-    if (!valid_client_name(name)) return out.error(kBadClientName);
+    if (!valid_client_name(name)) return out.error(kv_error::kBadClientName);
     request.session.set_name(std::string(name));
   }
   out.array(14);  // a RESP2 "map": key, value, ...
@@ -295,44 +259,5 @@ void hello_command(CommandRequest& request) {
   out.array(0);
 }
 
-// INFO [section...]: the Server, Clients and Keyspace sections.
-void info_command(CommandRequest& request) {
-  const auto wanted = [&request](std::string_view section) {
-    if (request.args.size() == 1) return true;
-    for (std::size_t i = 1; i < request.args.size(); ++i) {
-      const std::string_view arg = request.args[i];
-      if (equals_ignore_case(arg, section) || equals_ignore_case(arg, "all") ||
-          equals_ignore_case(arg, "default") || equals_ignore_case(arg, "everything")) {
-        return true;
-      }
-    }
-    return false;
-  };
-  std::string text;
-  if (wanted("server")) {
-    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::steady_clock::now() - kStartTime)
-                            .count();
-    text += "# Server\r\nredis_version:" + std::string(kKvServerVersion) +
-            "\r\nredis_mode:standalone\r\nos:Linux\r\narch_bits:64\r\nmultiplexing_api:epoll\r\n"
-            "process_id:" + std::to_string(::getpid()) +
-            "\r\nuptime_in_seconds:" + std::to_string(uptime) +
-            "\r\nuptime_in_days:" + std::to_string(uptime / 86400) + "\r\n";
-  }
-  if (wanted("clients")) {
-    if (!text.empty()) text += "\r\n";
-    text += "# Clients\r\nconnected_clients:" + std::to_string(KvSession::connected()) + "\r\n";
-  }
-  if (wanted("keyspace")) {
-    if (!text.empty()) text += "\r\n";
-    text += "# Keyspace\r\n";
-    const std::size_t keys = request.db.size();
-    if (keys > 0) {
-      text += "db0:keys=" + std::to_string(keys) +
-              ",expires=" + std::to_string(request.db.volatile_size()) + ",avg_ttl=0\r\n";
-    }
-  }
-  request.out.bulk(text);
-}
 
 }  // namespace lf
