@@ -143,11 +143,14 @@ void client_kill(CommandRequest& request) {
   });
   long long killed = me ? 1 : 0;
   for (const auto& victim : victims) {
-    if (const auto connection = victim.lock()) {
-      connection->force_close();
-      ++killed;
-    }
+    if (!victim.expired()) ++killed;
   }
+  // Closed after this command (or its whole transaction) released the shards.
+  request.session.defer([victims = std::move(victims)] {
+    for (const auto& victim : victims) {
+      if (const auto connection = victim.lock()) connection->force_close();
+    }
+  });
   if (me) request.session.close_after_reply();
   if (args.size() == 3) {
     if (killed == 0) return request.out.error("ERR No such client");

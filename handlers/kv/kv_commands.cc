@@ -143,6 +143,7 @@ void run_command(const CommandSpec& spec, std::span<const std::string_view> args
     CommandRequest request{args, store, db, session, out, spec.name};
     spec.run(request);
   }
+  session.run_deferred();
   Counters& counters = counters_of(spec);
   counters.calls.fetch_add(1, std::memory_order_relaxed);
   counters.usec.fetch_add(static_cast<std::uint64_t>(
@@ -218,8 +219,12 @@ bool add_command_shards(const CommandSpec& spec, std::span<const std::string_vie
                         const KvStore& store, std::vector<std::size_t>& shards) {
   if ((spec.flags & kWholeKeyspace) != 0) return false;
   if ((spec.flags & kLocksItself) != 0) return true;
-  for (const std::string_view key : command_keys(spec, args)) {
-    shards.push_back(store.shard_index(key));
+  if (spec.first_key <= 0) return true;
+  // As command_keys(), without building the list: this runs for every command.
+  const auto argc = static_cast<int>(args.size());
+  const int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
+  for (int i = spec.first_key; i <= last && i < argc; i += spec.key_step) {
+    shards.push_back(store.shard_index(args[static_cast<std::size_t>(i)]));
   }
   return true;
 }

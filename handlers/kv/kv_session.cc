@@ -44,6 +44,12 @@ void KvSession::note_command(std::string_view command) {
   info_.queued = in_transaction_ ? static_cast<int>(queued_.size()) : -1;
 }
 
+void KvSession::run_deferred() {
+  auto work = std::move(deferred_);
+  deferred_.clear();
+  for (const auto& step : work) step();
+}
+
 void KvSession::queue(std::span<const std::string_view> args) {
   queued_.emplace_back(args.begin(), args.end());
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <mutex>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +41,11 @@ class KvSession {
   [[nodiscard]] Info info() const;
   // Called before each command runs.
   void note_command(std::string_view command);
+
+  // Work to do once the command's locks are released (CLIENT KILL closes connections there: a
+  // closing connection's session unwatches its keys, which locks their shards).
+  void defer(std::function<void()> work) { deferred_.push_back(std::move(work)); }
+  void run_deferred();
 
   // CLIENT REPLY: ON, OFF (no replies) or SKIP (no reply to the next command).
   enum class ReplyMode { kOn, kOff, kSkipNext, kSkipThis };
@@ -86,6 +92,7 @@ class KvSession {
   std::vector<std::string> watched_;
   std::atomic<bool> watch_dirty_{false};  // set by other connections' threads, under shard locks
   ReplyMode reply_mode_ = ReplyMode::kOn;
+  std::vector<std::function<void()>> deferred_;
   mutable std::mutex info_mutex_;  // guards the copies in info_ other threads read
   Info info_;
 };
