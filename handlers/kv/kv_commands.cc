@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <cctype>
 #include <string>
 #include <unordered_map>
@@ -107,10 +109,18 @@ struct Counters {
   std::atomic<std::uint64_t> rejected{0};  // refused before running (arity)
   std::atomic<std::uint64_t> failed{0};    // ran and replied with an error
 };
-std::array<Counters, kCommands.size()> g_counters;
+// One set per thread, so that threads running the same command do not contend for a cache
+// line; INFO sums them. Kept after their thread ends (the counts must not go backwards).
+using CounterSet = std::array<Counters, kCommands.size()>;
+std::mutex g_counter_sets_mutex;
+std::vector<std::unique_ptr<CounterSet>> g_counter_sets;
 
 Counters& counters_of(const CommandSpec& spec) {
-  return g_counters[static_cast<std::size_t>(&spec - kCommands.data())];
+  thread_local CounterSet* const mine = [] {
+    std::lock_guard lock(g_counter_sets_mutex);
+    return g_counter_sets.emplace_back(std::make_unique<CounterSet>()).get();
+  }();
+  return (*mine)[static_cast<std::size_t>(&spec - kCommands.data())];
 }
 
 // The name CLIENT LIST shows as the last command: "get", or "client|list" for a container.
@@ -232,13 +242,21 @@ bool add_command_shards(const CommandSpec& spec, std::span<const std::string_vie
 std::size_t command_count() noexcept { return kCommands.size(); }
 
 void for_each_command_stats(const std::function<void(const CommandSpec&, const CommandStats&)>& fn) {
-  for (const CommandSpec& spec : kCommands) {
-    const Counters& counters = counters_of(spec);
-    const CommandStats stats{counters.calls.load(std::memory_order_relaxed),
-                             counters.usec.load(std::memory_order_relaxed),
-                             counters.rejected.load(std::memory_order_relaxed),
-                             counters.failed.load(std::memory_order_relaxed)};
-    if (stats.calls + stats.rejected > 0) fn(spec, stats);
+  std::vector<CommandStats> totals(kCommands.size(), CommandStats{0, 0, 0, 0});
+  {
+    std::lock_guard lock(g_counter_sets_mutex);
+    for (const auto& set : g_counter_sets) {
+      for (std::size_t i = 0; i < kCommands.size(); ++i) {
+        const Counters& counters = (*set)[i];
+        totals[i].calls += counters.calls.load(std::memory_order_relaxed);
+        totals[i].usec += counters.usec.load(std::memory_order_relaxed);
+        totals[i].rejected += counters.rejected.load(std::memory_order_relaxed);
+        totals[i].failed += counters.failed.load(std::memory_order_relaxed);
+      }
+    }
+  }
+  for (std::size_t i = 0; i < kCommands.size(); ++i) {
+    if (totals[i].calls + totals[i].rejected > 0) fn(kCommands[i], totals[i]);
   }
 }
 
