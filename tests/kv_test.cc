@@ -128,6 +128,28 @@ TEST(KvServerTest, CommandListSelectConfigGetAsRedis7) {
             "*4\r\n" + bulk("maxmemory") + bulk("0") + bulk("maxmemory-policy") + bulk("noeviction"));
 }
 
+// A command over more shards than KvStore::kMaxShardLocks takes the whole store instead.
+TEST(KvServerTest, CommandsOverManyShards) {
+  KvServer server;
+  Client redis(server.address());
+  std::string mset = "MSET";
+  std::string mget = "MGET";
+  std::string expected;
+  for (int i = 0; i < 100; ++i) {
+    mset += " k" + std::to_string(i) + " " + std::to_string(i);
+    mget += " k" + std::to_string(i);
+    expected += bulk(std::to_string(i));
+  }
+  EXPECT_EQ(redis(mset + "\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis(mget + "\r\n"), "*100\r\n" + expected);
+  EXPECT_EQ(redis("MULTI\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis(mget + "\r\n"), "+QUEUED\r\n");
+  EXPECT_EQ(redis("GET k1\r\n"), "+QUEUED\r\n");
+  EXPECT_EQ(redis("EXEC\r\n"), "*2\r\n*100\r\n" + expected + bulk("1"));
+  EXPECT_EQ(redis("DEL" + mget.substr(4) + "\r\n"), ":100\r\n");
+  EXPECT_EQ(redis("DBSIZE\r\n"), ":0\r\n");
+}
+
 TEST(KvServerTest, ClientReplyOffSkipOn) {
   KvServer server;
   Client redis(server.address());

@@ -64,7 +64,7 @@ void client_list(CommandRequest& request) {
   }
   std::string text;
   kv_clients::for_each([&](const kv_clients::Client& client) {
-    if (none) return;
+    if (none || client.session->killed()) return;
     const auto id = static_cast<long long>(client.session->id());
     if (!ids.empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) return;
     text += client_line(client);
@@ -131,7 +131,7 @@ void client_kill(CommandRequest& request) {
   std::vector<std::weak_ptr<StreamConnection>> victims;
   bool me = false;
   kv_clients::for_each([&](const kv_clients::Client& client) {
-    if (none) return;
+    if (none || client.session->killed()) return;
     if (id != 0 && static_cast<long long>(client.session->id()) != id) return;
     if (!addr.empty() && client.peer != addr) return;
     if (!laddr.empty() && client.local != laddr) return;
@@ -139,12 +139,10 @@ void client_kill(CommandRequest& request) {
       me = !skip_me;
       return;
     }
+    client.session->mark_killed();
     victims.push_back(client.connection);
   });
-  long long killed = me ? 1 : 0;
-  for (const auto& victim : victims) {
-    if (!victim.expired()) ++killed;
-  }
+  const auto killed = static_cast<long long>(victims.size()) + (me ? 1 : 0);
   // Closed after this command (or its whole transaction) released the shards.
   request.session.defer([victims = std::move(victims)] {
     for (const auto& victim : victims) {

@@ -42,6 +42,11 @@ class KvSession {
   // Called before each command runs.
   void note_command(std::string_view command);
 
+  // CLIENT KILL: from then on the client is gone from CLIENT LIST and other kills, although its
+  // connection closes a moment later. Any thread.
+  void mark_killed() const noexcept { killed_.store(true, std::memory_order_relaxed); }
+  [[nodiscard]] bool killed() const noexcept { return killed_.load(std::memory_order_relaxed); }
+
   // Work to do once the command's locks are released (CLIENT KILL closes connections there: a
   // closing connection's session unwatches its keys, which locks their shards).
   void defer(std::function<void()> work) { deferred_.push_back(std::move(work)); }
@@ -92,6 +97,7 @@ class KvSession {
   std::vector<std::string> watched_;
   std::atomic<bool> watch_dirty_{false};  // set by other connections' threads, under shard locks
   ReplyMode reply_mode_ = ReplyMode::kOn;
+  mutable std::atomic<bool> killed_{false};
   std::vector<std::function<void()>> deferred_;
   mutable std::mutex info_mutex_;  // guards the copies in info_ other threads read
   Info info_;

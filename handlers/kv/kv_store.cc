@@ -10,6 +10,22 @@
 #include "lf/timer_service.h"
 
 namespace lf {
+namespace {
+
+// The store's gate held shared for a scope.
+template <typename GateType>
+class SharedGuard {
+ public:
+  explicit SharedGuard(GateType& gate) : gate_(gate) { gate_.lock_shared(); }
+  ~SharedGuard() { gate_.unlock_shared(); }
+  SharedGuard(const SharedGuard&) = delete;
+  SharedGuard& operator=(const SharedGuard&) = delete;
+
+ private:
+  GateType& gate_;
+};
+
+}  // namespace
 
 KvStore::KvStore(std::size_t shards) : shards_(std::max<std::size_t>(shards, 1)) {}
 
@@ -55,26 +71,58 @@ void KvStore::touch(Shard& shard, std::string_view key) {
 
 // --- Access ---
 
+KvStore::Gate::Gate() {
+  pthread_rwlockattr_t attributes;
+  pthread_rwlockattr_init(&attributes);
+  pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&lock_, &attributes);
+  pthread_rwlockattr_destroy(&attributes);
+}
+
+KvStore::Gate::~Gate() { pthread_rwlock_destroy(&lock_); }
+void KvStore::Gate::lock_shared() noexcept { pthread_rwlock_rdlock(&lock_); }
+void KvStore::Gate::unlock_shared() noexcept { pthread_rwlock_unlock(&lock_); }
+void KvStore::Gate::lock() noexcept { pthread_rwlock_wrlock(&lock_); }
+void KvStore::Gate::unlock() noexcept { pthread_rwlock_unlock(&lock_); }
+
 KvStore::Access::Access(KvStore& store, std::vector<std::size_t> shards)
     : store_(&store), shards_(std::move(shards)) {
   std::sort(shards_.begin(), shards_.end());
   shards_.erase(std::unique(shards_.begin(), shards_.end()), shards_.end());
-  // Always in ascending shard order, so two commands cannot deadlock.
-  for (const std::size_t index : shards_) store_->shards_[index].mutex.lock();
+  if (shards_.size() > kMaxShardLocks) {
+    shards_.clear();
+    whole_store_ = true;
+    store_->gate_.lock();
+  } else if (!shards_.empty()) {
+    // A command without keys takes nothing (WATCH and EXEC lock by themselves).
+    store_->gate_.lock_shared();
+    // Always in ascending shard order, so two commands cannot deadlock.
+    for (const std::size_t index : shards_) store_->shards_[index].mutex.lock();
+  }
   now_ = KvStore::now();
 }
 
 KvStore::Access::Access(Access&& other) noexcept
-    : store_(other.store_), shards_(std::move(other.shards_)), now_(other.now_) {
+    : store_(other.store_),
+      shards_(std::move(other.shards_)),
+      whole_store_(other.whole_store_),
+      now_(other.now_) {
   other.shards_.clear();
+  other.whole_store_ = false;
 }
 
 KvStore::Access::~Access() {
+  if (whole_store_) {
+    store_->gate_.unlock();
+    return;
+  }
+  if (shards_.empty()) return;
   for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) store_->shards_[*it].mutex.unlock();
+  store_->gate_.unlock_shared();
 }
 
 bool KvStore::Access::holds(std::size_t shard) const noexcept {
-  return std::binary_search(shards_.begin(), shards_.end(), shard);
+  return whole_store_ || std::binary_search(shards_.begin(), shards_.end(), shard);
 }
 
 KvStore::Shard& KvStore::Access::shard_of(std::string_view key) noexcept {
@@ -174,21 +222,21 @@ bool KvStore::Access::expire_at(std::string_view key, Deadline deadline,
 }
 
 std::size_t KvStore::Access::size() const {
-  assert(shards_.size() == store_->shards_.size());
+  assert(whole_store_);
   std::size_t total = 0;
   for (const Shard& shard : store_->shards_) total += shard.entries.size();
   return total;
 }
 
 std::size_t KvStore::Access::volatile_size() const {
-  assert(shards_.size() == store_->shards_.size());
+  assert(whole_store_);
   std::size_t total = 0;
   for (const Shard& shard : store_->shards_) total += shard.volatile_keys.size();
   return total;
 }
 
 void KvStore::Access::clear() {
-  assert(shards_.size() == store_->shards_.size());
+  assert(whole_store_);
   for (Shard& shard : store_->shards_) {
     for (const auto& [key, watchers] : shard.watchers) {
       if (shard.entries.contains(std::string_view(key))) touch(shard, key);
@@ -199,7 +247,7 @@ void KvStore::Access::clear() {
 }
 
 std::optional<std::string> KvStore::Access::random_key() {
-  assert(shards_.size() == store_->shards_.size());
+  assert(whole_store_);
   thread_local std::mt19937_64 random(std::random_device{}());
   // Like Redis, a picked key that has expired is removed and another one is picked.
   for (;;) {
@@ -226,9 +274,10 @@ KvStore::Access KvStore::access(std::vector<std::size_t> shards) {
 }
 
 KvStore::Access KvStore::access_all() {
-  std::vector<std::size_t> all(shards_.size());
-  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-  return Access(*this, std::move(all));
+  Access access(*this, {});  // locks nothing
+  gate_.lock();
+  access.whole_store_ = true;
+  return access;
 }
 
 std::optional<std::string> KvStore::get(std::string_view key) {
@@ -300,6 +349,7 @@ bool KvStore::persist(std::string_view key) {
 }
 
 std::size_t KvStore::size() const {
+  SharedGuard<Gate> gate(gate_);
   std::size_t total = 0;
   for (const Shard& shard : shards_) {
     std::lock_guard lock(shard.mutex);
@@ -309,6 +359,7 @@ std::size_t KvStore::size() const {
 }
 
 std::size_t KvStore::volatile_size() const {
+  SharedGuard<Gate> gate(gate_);
   std::size_t total = 0;
   for (const Shard& shard : shards_) {
     std::lock_guard lock(shard.mutex);
@@ -320,6 +371,7 @@ std::size_t KvStore::volatile_size() const {
 void KvStore::clear() { access_all().clear(); }
 
 void KvStore::watch(std::string_view key, std::atomic<bool>* dirty) {
+  SharedGuard<Gate> gate(gate_);
   Shard& shard = shards_[shard_index(key)];
   std::lock_guard lock(shard.mutex);
   auto it = shard.watchers.find(key);
@@ -330,6 +382,7 @@ void KvStore::watch(std::string_view key, std::atomic<bool>* dirty) {
 }
 
 void KvStore::unwatch(std::string_view key, std::atomic<bool>* dirty) {
+  SharedGuard<Gate> gate(gate_);
   Shard& shard = shards_[shard_index(key)];
   std::lock_guard lock(shard.mutex);
   const auto it = shard.watchers.find(key);
@@ -340,7 +393,7 @@ void KvStore::unwatch(std::string_view key, std::atomic<bool>* dirty) {
 
 std::pair<std::size_t, std::size_t> KvStore::sweep_round(Shard& shard, Deadline now,
                                                          std::size_t sample) {
-  std::lock_guard lock(shard.mutex);
+  std::lock_guard lock(shard.mutex);  // the caller holds the gate shared
   auto& keys = shard.volatile_keys;
   if (keys.empty()) return {0, 0};
   const std::size_t buckets = keys.bucket_count();
@@ -377,6 +430,7 @@ std::size_t KvStore::sweep_expired(const ExpirySweepOptions& options) {
   std::size_t removed = 0;
   for (std::size_t i = 0; i < count; ++i) {
     Shard& shard = shards_[(first + i) % count];
+    SharedGuard<Gate> gate(gate_);
     for (;;) {
       const auto [sampled, expired] = sweep_round(shard, current, options.keys_per_round);
       removed += expired;

@@ -3,10 +3,14 @@
 // not contend. Every command runs under one KvStore::Access, which holds the mutexes of all the
 // shards its keys live in (taken in ascending shard order, so two commands cannot deadlock):
 // like Redis's single thread, a command (or a MULTI/EXEC transaction) is atomic with respect to
-// every other one, reads included. A key may carry an expiry deadline (steady clock, millisecond resolution): it is
+// every other one, reads included. A store-wide gate, held shared with the shard mutexes,
+// is held exclusively instead by commands that need the whole keyspace (KEYS, FLUSHALL) or more
+// than kMaxShardLocks shards, so no thread ever holds more than kMaxShardLocks + 1 locks. A key may carry an expiry deadline (steady clock, millisecond resolution): it is
 // removed lazily when accessed after its deadline, and by an active sweep that samples a bounded
 // number of keys per shard on each timer tick (like Redis's activeExpireCycle). Thread safe.
 #pragma once
+
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -48,6 +52,9 @@ class KvStore : public std::enable_shared_from_this<KvStore> {
   using Deadline = std::chrono::time_point<Clock, std::chrono::milliseconds>;
   static constexpr Deadline kNoExpiry = Deadline::max();
   static constexpr std::size_t kDefaultShards = 64;
+  // An Access needing more shards than this takes the whole store instead. ThreadSanitizer
+  // tracks at most 64 locks held by one thread.
+  static constexpr std::size_t kMaxShardLocks = 16;
 
   // A key's value (a string or a hash) and its expiry deadline.
   struct Entry {
@@ -137,7 +144,8 @@ class KvStore : public std::enable_shared_from_this<KvStore> {
     Shard& shard_of(std::string_view key) noexcept;
 
     KvStore* store_;
-    std::vector<std::size_t> shards_;  // ascending, locked
+    std::vector<std::size_t> shards_;  // ascending, locked (with the gate shared)
+    bool whole_store_ = false;         // the gate held exclusively instead
     Deadline now_;
   };
 
@@ -198,6 +206,23 @@ class KvStore : public std::enable_shared_from_this<KvStore> {
   };
   using Map = std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>>;
 
+  // A writer-preferring reader/writer lock (glibc's default prefers readers, which could starve
+  // KEYS or FLUSHALL under steady load). Never taken recursively.
+  class Gate {
+   public:
+    Gate();
+    ~Gate();
+    Gate(const Gate&) = delete;
+    Gate& operator=(const Gate&) = delete;
+    void lock_shared() noexcept;
+    void unlock_shared() noexcept;
+    void lock() noexcept;
+    void unlock() noexcept;
+
+   private:
+    pthread_rwlock_t lock_;
+  };
+
   struct alignas(64) Shard {
     mutable std::mutex mutex;
     Map entries;
@@ -219,6 +244,7 @@ class KvStore : public std::enable_shared_from_this<KvStore> {
   static std::pair<std::size_t, std::size_t> sweep_round(Shard& shard, Deadline now,
                                                          std::size_t sample);
 
+  mutable Gate gate_;
   std::vector<Shard> shards_;
   std::atomic<std::size_t> sweep_start_{0};  // the shard the next sweep starts with
 };
