@@ -83,12 +83,15 @@ int free_port() {
 }
 
 // redis-server as a child process, without persistence, stopped (SIGTERM, then SIGKILL) and
-// reaped when this goes away.
+// reaped when this goes away; at the latest after 10 minutes.
 class RedisServer {
  public:
   RedisServer() : port_(free_port()) {
     const std::string port = std::to_string(port_);
-    std::vector<std::string> args = {"redis-server", "--port", port, "--bind", "127.0.0.1",
+    // Under timeout(1), which passes SIGTERM on: should this process die before its destructor
+    // runs (a sanitizer abort), redis-server still goes within minutes.
+    std::vector<std::string> args = {"timeout", "--kill-after=5", "600",
+                                     "redis-server", "--port", port, "--bind", "127.0.0.1",
                                      "--save", "", "--appendonly", "no", "--daemonize", "no",
                                      "--dir", "/tmp", "--loglevel", "warning"};
     std::vector<char*> argv;
@@ -98,7 +101,7 @@ class RedisServer {
     ::posix_spawn_file_actions_init(&quiet);
     ::posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
     ::posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
-    const int failed = ::posix_spawnp(&pid_, "redis-server", &quiet, nullptr, argv.data(), environ);
+    const int failed = ::posix_spawnp(&pid_, "timeout", &quiet, nullptr, argv.data(), environ);
     ::posix_spawn_file_actions_destroy(&quiet);
     if (failed != 0) {
       pid_ = -1;
