@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "kv/kv_commands.h"
 #include "support/kv_server.h"
 #include "support/test_client.h"
 
@@ -96,10 +98,110 @@ TEST(KvServerTest, BasicCommands) {
   EXPECT_EQ(redis("CONFIG GET appendonly\r\n"), "*2\r\n" + bulk("appendonly") + bulk("no"));
   EXPECT_EQ(redis("CONFIG GET nothing\r\n"), "*0\r\n");
   EXPECT_EQ(redis("COMMAND DOCS\r\n"), "*0\r\n");
-  EXPECT_EQ(redis("COMMAND COUNT\r\n"), ":27\r\n");
+  EXPECT_EQ(redis("COMMAND COUNT\r\n"), ":" + std::to_string(command_count()) + "\r\n");
   EXPECT_EQ(redis("HELLO 3\r\n"), "-NOPROTO unsupported protocol version\r\n");
   EXPECT_EQ(redis("HELLO 2\r\n").substr(0, 5), "*14\r\n");
   EXPECT_NE(redis("INFO\r\n").find("redis_version:7.0.0-lf"), std::string::npos);
+}
+
+// Bugs fixed: COMMAND LIST ignored its arguments, SELECT worded an out-of-range index as a
+// non-integer, CONFIG GET answered with its own spelling of the name.
+TEST(KvServerTest, CommandListSelectConfigGetAsRedis7) {
+  KvServer server;
+  Client redis(server.address());
+  EXPECT_EQ(redis("COMMAND LIST bogus\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY BOGUS x\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY PATTERN\r\n"), "-ERR syntax error\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY ACLCAT nosuch\r\n"), "*0\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY MODULE nosuch\r\n"), "*0\r\n");
+  EXPECT_EQ(redis("COMMAND LIST FILTERBY PATTERN getra*\r\n"), "*1\r\n" + bulk("getrange"));
+  const std::string g = redis("COMMAND LIST FILTERBY PATTERN 'g*'\r\n");
+  EXPECT_NE(g.find(bulk("get")), std::string::npos) << g;
+  EXPECT_NE(g.find(bulk("getdel")), std::string::npos) << g;
+  EXPECT_EQ(g.find(bulk("set")), std::string::npos) << g;
+  EXPECT_EQ(redis("SELECT 99999999999\r\n"),
+            "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
+  EXPECT_EQ(redis("SELECT abc\r\n"), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(redis("SELECT 0\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("CONFIG GET MAXMEMORY\r\n"), "*2\r\n" + bulk("MAXMEMORY") + bulk("0"));
+  EXPECT_EQ(redis("CONFIG GET MAXMEM*\r\n"),
+            "*4\r\n" + bulk("maxmemory") + bulk("0") + bulk("maxmemory-policy") + bulk("noeviction"));
+}
+
+// A command over more shards than KvStore::kMaxShardLocks takes the whole store instead.
+TEST(KvServerTest, CommandsOverManyShards) {
+  KvServer server;
+  Client redis(server.address());
+  std::string mset = "MSET";
+  std::string mget = "MGET";
+  std::string expected;
+  for (int i = 0; i < 100; ++i) {
+    mset += " k" + std::to_string(i) + " " + std::to_string(i);
+    mget += " k" + std::to_string(i);
+    expected += bulk(std::to_string(i));
+  }
+  EXPECT_EQ(redis(mset + "\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis(mget + "\r\n"), "*100\r\n" + expected);
+  EXPECT_EQ(redis("MULTI\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis(mget + "\r\n"), "+QUEUED\r\n");
+  EXPECT_EQ(redis("GET k1\r\n"), "+QUEUED\r\n");
+  EXPECT_EQ(redis("EXEC\r\n"), "*2\r\n*100\r\n" + expected + bulk("1"));
+  EXPECT_EQ(redis("DEL" + mget.substr(4) + "\r\n"), ":100\r\n");
+  EXPECT_EQ(redis("DBSIZE\r\n"), ":0\r\n");
+}
+
+TEST(KvServerTest, ClientReplyOffSkipOn) {
+  KvServer server;
+  Client redis(server.address());
+  // OFF and SKIP reply nothing: the first reply read is the one after them.
+  EXPECT_TRUE(redis.raw().send_all("CLIENT REPLY SKIP\r\nSET r 1\r\nGET r\r\n"));
+  EXPECT_EQ(read_reply(redis.raw()), bulk("1"));
+  EXPECT_TRUE(redis.raw().send_all("CLIENT REPLY OFF\r\nSET r 2\r\nGET r\r\nCLIENT REPLY SKIP\r\n"));
+  EXPECT_EQ(redis("CLIENT REPLY ON\r\n"), "+OK\r\n");
+  EXPECT_EQ(redis("GET r\r\n"), bulk("2"));
+  EXPECT_EQ(redis("CLIENT REPLY maybe\r\n"), "-ERR syntax error\r\n");
+}
+
+TEST(KvServerTest, ClientListInfoAndKill) {
+  KvServer server;
+  Client first(server.address());
+  Client second(server.address());
+  EXPECT_EQ(second("CLIENT SETNAME victim\r\n"), "+OK\r\n");
+  const std::string id_reply = second("CLIENT ID\r\n");
+  const std::string id = id_reply.substr(1, id_reply.size() - 3);
+  const std::string list = first("CLIENT LIST\r\n");
+  EXPECT_NE(list.find("id=" + id + " addr=127.0.0.1:"), std::string::npos) << list;
+  EXPECT_NE(list.find(" name=victim age="), std::string::npos) << list;
+  EXPECT_NE(list.find(" cmd=client|list user=default redir=-1 resp=2\n"), std::string::npos);
+  const std::string info = second("CLIENT INFO\r\n");
+  EXPECT_NE(info.find("id=" + id + " "), std::string::npos) << info;
+  EXPECT_EQ(std::count(info.begin(), info.end(), '\n'), 3) << info;  // header, line, end
+  EXPECT_EQ(first("CLIENT KILL ID " + id + "\r\n"), ":1\r\n");
+  EXPECT_TRUE(second.raw().wait_for_close());
+  EXPECT_EQ(first("CLIENT KILL ID " + id + "\r\n"), ":0\r\n");
+  EXPECT_EQ(first("CLIENT KILL 1.2.3.4:5\r\n"), "-ERR No such client\r\n");
+  // Killing itself (SKIPME no), a client gets its reply, then the connection closes.
+  EXPECT_EQ(first("CLIENT KILL LADDR " + server.address().to_string() + " SKIPME no\r\n"),
+            ":1\r\n");
+  EXPECT_TRUE(first.raw().wait_for_close());
+}
+
+TEST(KvServerTest, InfoSections) {
+  KvServer server;
+  Client redis(server.address());
+  EXPECT_EQ(redis("SET k v\r\n"), "+OK\r\n");
+  const std::string all = redis("INFO\r\n");
+  for (const char* header : {"# Server\r\n", "# Clients\r\n", "# Memory\r\n", "# Stats\r\n",
+                             "# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n"}) {
+    EXPECT_NE(all.find(header), std::string::npos) << header;
+  }
+  EXPECT_EQ(all.find("# Commandstats"), std::string::npos);  // not in the default set
+  const std::string stats = redis("INFO commandstats\r\n");
+  EXPECT_NE(stats.find("cmdstat_set:calls="), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("# Server"), std::string::npos);
+  EXPECT_NE(redis("INFO everything\r\n").find("# Commandstats"), std::string::npos);
+  EXPECT_NE(redis("INFO memory\r\n").find("used_memory:"), std::string::npos);
+  EXPECT_EQ(redis("INFO nosuchsection\r\n"), bulk(""));
 }
 
 TEST(KvServerTest, SetOptionsAsRedis7) {

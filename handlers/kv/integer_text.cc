@@ -1,6 +1,10 @@
 #include "kv/integer_text.h"
 
+#include <cctype>
+#include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <string>
 
 namespace lf {
 
@@ -30,6 +34,17 @@ bool parse_integer(std::string_view text, long long& value) noexcept {
     if (magnitude > static_cast<unsigned long long>(LLONG_MAX)) return false;
     value = static_cast<long long>(magnitude);
   }
+  return true;
+}
+
+bool parse_scan_cursor(std::string_view text, unsigned long& cursor) {
+  if (!text.empty() && std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  const std::string terminated(text);  // strtoul needs the NUL (and, as in Redis, stops at one)
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long parsed = std::strtoul(terminated.c_str(), &end, 10);
+  if (end[0] != '\0' || errno == ERANGE) return false;
+  cursor = parsed;
   return true;
 }
 

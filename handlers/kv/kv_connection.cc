@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "kv/kv_clients.h"
 #include "kv/kv_commands.h"
 #include "kv/resp_writer.h"
 #include "lf/log.h"
@@ -21,6 +22,11 @@ RespLimits effective_limits(const KvOptions& options) {
 
 KvConnection::KvConnection(std::shared_ptr<KvStore> store, KvOptions options)
     : store_(std::move(store)), options_(options), parser_(effective_limits(options)) {}
+
+void KvConnection::on_connect() {
+  kv_clients::add({&session_, std::static_pointer_cast<StreamConnection>(shared_from_this()),
+                   peer_address().to_string(), local_address().to_string(), handle()});
+}
 
 void KvConnection::on_message(Buffer& input) {
   if (closing_) {

@@ -37,6 +37,7 @@ class KvConnection : public StreamConnection {
   explicit KvConnection(std::shared_ptr<KvStore> store, KvOptions options = {});
 
  protected:
+  void on_connect() override;  // joins the client list (CLIENT LIST, CLIENT KILL)
   void on_message(Buffer& input) override;
   void on_timer() override;
 

@@ -25,6 +25,7 @@ class RespWriter {
     out_.append("\r\n");
   }
   void null() { out_.append("$-1\r\n"); }
+  void null_array() { out_.append("*-1\r\n"); }  // EXEC after a WATCHed key changed
   void array(std::size_t count) { number('*', static_cast<long long>(count)); }
   void ok() { out_.append("+OK\r\n"); }
 
@@ -57,6 +58,12 @@ inline constexpr std::string_view kWrongType =
     "WRONGTYPE Operation against a key holding the wrong kind of value";
 inline constexpr std::string_view kDbIndex = "ERR DB index is out of range";
 inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
+inline constexpr std::string_view kBadClientName =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+inline constexpr std::string_view kNotFloat = "ERR value is not a valid float";
+inline constexpr std::string_view kNoSuchKey = "ERR no such key";
+inline constexpr std::string_view kTooLong =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 }  // namespace kv_error
 
 }  // namespace lf

@@ -1,36 +1,21 @@
-// The connection and the server: SELECT, COMMAND, CONFIG, CLIENT, QUIT, HELLO, INFO, enough for
-// redis-cli, redis-benchmark and the usual client libraries.
-#include <unistd.h>
-
+// The connection and the server: SELECT, COMMAND, CONFIG, QUIT, HELLO, TIME, enough for
+// redis-cli, redis-benchmark and the usual client libraries (CLIENT: client_commands.cc, INFO:
+// info_command.cc).
+#include <algorithm>
 #include <array>
+#include <climits>
 #include <chrono>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "kv/command_request.h"
+#include "kv/glob_match.h"
 #include "kv/integer_text.h"
 #include "kv/kv_commands.h"
 
 namespace lf {
 namespace {
-
-const auto kStartTime = std::chrono::steady_clock::now();
-
-// Redis's stringmatchlen without [...] classes: '*', '?', '\' escapes; case-insensitive.
-bool glob_match(std::string_view pattern, std::string_view text) {
-  if (pattern.empty()) return text.empty();
-  if (pattern[0] == '*') {
-    for (std::size_t skip = 0; skip <= text.size(); ++skip) {
-      if (glob_match(pattern.substr(1), text.substr(skip))) return true;
-    }
-    return false;
-  }
-  if (text.empty()) return false;
-  if (pattern[0] == '?') return glob_match(pattern.substr(1), text.substr(1));
-  if (pattern[0] == '\\' && pattern.size() > 1) pattern.remove_prefix(1);
-  return equals_ignore_case(pattern.substr(0, 1), text.substr(0, 1)) &&
-         glob_match(pattern.substr(1), text.substr(1));
-}
 
 // The parameters CONFIG GET knows: what redis-benchmark and monitoring tools ask for.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kConfig = {{
@@ -62,22 +47,68 @@ const CommandSpec* find_spec(std::string_view name) {
   return nullptr;
 }
 
-bool valid_client_name(std::string_view name) {
-  for (const char c : name) {
-    if (c < '!' || c > '~') return false;
+// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]. There are no modules
+// and no ACL categories here: those filters match nothing.
+void command_list(CommandRequest& request) {
+  const auto& args = request.args;
+  enum class Filter { kNone, kModule, kAclCategory, kPattern } filter = Filter::kNone;
+  std::string_view argument;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    const std::size_t more = args.size() - 1 - i;
+    if (!equals_ignore_case(args[i], "filterby") || more != 2) {
+      return request.out.error(kv_error::kSyntax);
+    }
+    const std::string_view type = args[i + 1];
+    if (equals_ignore_case(type, "module")) {
+      filter = Filter::kModule;
+    } else if (equals_ignore_case(type, "aclcat")) {
+      filter = Filter::kAclCategory;
+    } else if (equals_ignore_case(type, "pattern")) {
+      filter = Filter::kPattern;
+    } else {
+      return request.out.error(kv_error::kSyntax);
+    }
+    argument = args[i + 2];
+    i += 2;
   }
-  return true;
+  std::vector<std::string_view> names;
+  for (const CommandSpec& spec : command_table()) {
+    if (filter == Filter::kNone ||
+        (filter == Filter::kPattern && glob_match(argument, spec.name, /*ignore_case=*/true))) {
+      names.push_back(spec.name);
+    }
+  }
+  request.out.array(names.size());
+  for (const std::string_view name : names) request.out.bulk(name);
 }
 
-constexpr std::string_view kBadClientName =
-    "ERR Client names cannot contain spaces, newlines or special characters.";
+// COMMAND GETKEYS command arg [arg...]: the key arguments, by the command's key positions.
+void command_getkeys(CommandRequest& request) {
+  const auto& args = request.args;
+  RespWriter& out = request.out;
+  if (args.size() < 4) return reply_arity_error(out, "command|getkeys");
+  const auto call = args.subspan(2);
+  const CommandSpec* spec = find_command(call[0]);
+  if (spec == nullptr) return out.error("ERR Invalid command specified");
+  if (spec->first_key == 0) return out.error("ERR The command has no key arguments");
+  const auto argc = static_cast<int>(call.size());
+  if ((spec->arity > 0 && spec->arity != argc) || argc < -spec->arity) {
+    return out.error("ERR Invalid number of arguments specified for command");
+  }
+  const auto keys = command_keys(*spec, call);
+  out.array(keys.size());
+  for (const std::string_view key : keys) out.bulk(key);
+}
 
 }  // namespace
 
+// SELECT index: only database 0 exists. The index is checked as Redis's getIntFromObjectOrReply.
 void select_command(CommandRequest& request) {
   long long index = 0;
-  if (!parse_integer(request.args[1], index) || index < INT32_MIN || index > INT32_MAX) {
-    return request.out.error(kv_error::kNotInteger);
+  if (!parse_integer_or_reply(request, request.args[1], index)) return;
+  if (index < INT32_MIN || index > INT32_MAX) {
+    return request.out.error(
+        "ERR value is out of range, value must between -2147483648 and 2147483647");
   }
   if (index != 0) return request.out.error(kv_error::kDbIndex);
   request.out.ok();
@@ -99,11 +130,8 @@ void command_command(CommandRequest& request) {
     return out.integer(static_cast<long long>(command_count()));
   }
   if (equals_ignore_case(sub, "docs")) return out.array(0);
-  if (equals_ignore_case(sub, "list")) {
-    out.array(command_table().size());
-    for (const CommandSpec& spec : command_table()) out.bulk(spec.name);
-    return;
-  }
+  if (equals_ignore_case(sub, "list")) return command_list(request);
+  if (equals_ignore_case(sub, "getkeys")) return command_getkeys(request);
   if (equals_ignore_case(sub, "info")) {
     if (args.size() == 2) {
       out.array(command_table().size());
@@ -130,13 +158,20 @@ void config_command(CommandRequest& request) {
   const std::string_view sub = args[1];
   if (equals_ignore_case(sub, "get")) {
     if (args.size() < 3) return reply_arity_error(out, "config|get");
+    // A name without glob characters is echoed as given (CONFIG GET MAXMEMORY answers
+    // "MAXMEMORY"); a pattern lists the parameters' own names. Each parameter once.
     std::vector<std::pair<std::string_view, std::string_view>> matches;
-    for (const auto& parameter : kConfig) {
-      for (std::size_t i = 2; i < args.size(); ++i) {
-        if (glob_match(args[i], parameter.first)) {
-          matches.push_back(parameter);
-          break;
+    std::vector<std::string_view> seen;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      const std::string_view arg = args[i];
+      const bool pattern = arg.find_first_of("[*?") != std::string_view::npos;
+      for (const auto& [name, value] : kConfig) {
+        if (pattern ? !glob_match(arg, name, /*ignore_case=*/true) : !equals_ignore_case(arg, name)) {
+          continue;
         }
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+        seen.push_back(name);
+        matches.emplace_back(pattern ? name : arg, value);
       }
     }
     out.array(matches.size() * 2);
@@ -158,27 +193,14 @@ void config_command(CommandRequest& request) {
   reply_unknown_subcommand(out, args[0], sub);
 }
 
-// CLIENT SETNAME name, CLIENT GETNAME, CLIENT ID.
-void client_command(CommandRequest& request) {
-  const auto& args = request.args;
-  RespWriter& out = request.out;
-  const std::string_view sub = args[1];
-  if (equals_ignore_case(sub, "setname")) {
-    if (args.size() != 3) return reply_arity_error(out, "client|setname");
-    if (!valid_client_name(args[2])) return out.error(kBadClientName);
-    request.session.set_name(std::string(args[2]));
-    return out.ok();
-  }
-  if (equals_ignore_case(sub, "getname")) {
-    if (args.size() != 2) return reply_arity_error(out, "client|getname");
-    if (request.session.name().empty()) return out.null();
-    return out.bulk(request.session.name());
-  }
-  if (equals_ignore_case(sub, "id")) {
-    if (args.size() != 2) return reply_arity_error(out, "client|id");
-    return out.integer(static_cast<long long>(request.session.id()));
-  }
-  reply_unknown_subcommand(out, args[0], sub);
+// TIME: Unix seconds and microseconds, as two bulk strings.
+void time_command(CommandRequest& request) {
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  request.out.array(2);
+  request.out.bulk(std::to_string(micros / 1000000));
+  request.out.bulk(std::to_string(micros % 1000000));
 }
 
 void quit_command(CommandRequest& request) {
@@ -217,7 +239,7 @@ void hello_command(CommandRequest& request) {
     }
   }
   if (set_name) {
-    if (!valid_client_name(name)) return out.error(kBadClientName);
+    if (!valid_client_name(name)) return out.error(kv_error::kBadClientName);
     request.session.set_name(std::string(name));
   }
   out.array(14);  // a RESP2 "map": key, value, ...
@@ -237,44 +259,5 @@ void hello_command(CommandRequest& request) {
   out.array(0);
 }
 
-// INFO [section...]: the Server, Clients and Keyspace sections.
-void info_command(CommandRequest& request) {
-  const auto wanted = [&request](std::string_view section) {
-    if (request.args.size() == 1) return true;
-    for (std::size_t i = 1; i < request.args.size(); ++i) {
-      const std::string_view arg = request.args[i];
-      if (equals_ignore_case(arg, section) || equals_ignore_case(arg, "all") ||
-          equals_ignore_case(arg, "default") || equals_ignore_case(arg, "everything")) {
-        return true;
-      }
-    }
-    return false;
-  };
-  std::string text;
-  if (wanted("server")) {
-    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::steady_clock::now() - kStartTime)
-                            .count();
-    text += "# Server\r\nredis_version:" + std::string(kKvServerVersion) +
-            "\r\nredis_mode:standalone\r\nos:Linux\r\narch_bits:64\r\nmultiplexing_api:epoll\r\n"
-            "process_id:" + std::to_string(::getpid()) +
-            "\r\nuptime_in_seconds:" + std::to_string(uptime) +
-            "\r\nuptime_in_days:" + std::to_string(uptime / 86400) + "\r\n";
-  }
-  if (wanted("clients")) {
-    if (!text.empty()) text += "\r\n";
-    text += "# Clients\r\nconnected_clients:" + std::to_string(KvSession::connected()) + "\r\n";
-  }
-  if (wanted("keyspace")) {
-    if (!text.empty()) text += "\r\n";
-    text += "# Keyspace\r\n";
-    const std::size_t keys = request.store.size();
-    if (keys > 0) {
-      text += "db0:keys=" + std::to_string(keys) +
-              ",expires=" + std::to_string(request.store.volatile_size()) + ",avg_ttl=0\r\n";
-    }
-  }
-  request.out.bulk(text);
-}
 
 }  // namespace lf

@@ -10,7 +10,7 @@ seconds="${1:-60}"
 out="${2:-$root/build/fuzz}"
 "$root/tests/fuzz/build.sh" "$out"
 status=0
-for target in http_parser resp_parser frame_decoder buffer; do
+for target in http_parser resp_parser kv_text frame_decoder buffer; do
   mkdir -p "$out/corpus/$target"
   echo "=== fuzz ${target}: ${seconds} s"
   if ! "$out/${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
