@@ -1,4 +1,4 @@
-// Google Benchmark: the Synchronizer's leader hand-off latency (PERF.md: "measure a bounded spin
+// Google Benchmark: the Synchronizer's leader hand-off latency (docs/perf.md: "measure a bounded spin
 // before sleeping"). Two threads pass the leader token back and forth: the leader waits until the
 // other thread is a follower, promotes it, and joins as a follower itself. One iteration is a
 // round trip, i.e. two hand-offs (items_per_second counts hand-offs). Arg: the follower's spin count

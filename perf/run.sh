@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The perf suite (../shared/PERF.md workloads): lf's concurrency models against the raw epoll
+# The perf suite (the workloads of docs/perf.md): lf's concurrency models against the raw epoll
 # floor, Boost.Asio, nginx and redis-server, A/B interleaved, with the server pinned to core 0 and
 # the load to core 1. Writes perf/results/<date>.json and renders docs/perf.md (+ docs/perf/*.png).
 #

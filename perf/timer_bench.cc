@@ -1,4 +1,4 @@
-// Google Benchmark: the timer wheel with 1,000,000 live timers (PERF.md workload 8): schedule +
+// Google Benchmark: the timer wheel with 1,000,000 live timers (docs/perf.md, workload 8): schedule +
 // cancel, touch, and advance() throughput. Clock reads and a bare mutex are measured alongside,
 // because run_after() and touch() pay for one clock read and every operation for one lock.
 #include <benchmark/benchmark.h>

@@ -1,4 +1,4 @@
-// An idle connection holds no buffer memory (PERF.md: <= 1 KiB resident per idle connection).
+// An idle connection holds no buffer memory (docs/perf.md: <= 1 KiB resident per idle connection).
 // Measured as the heap this process keeps per connection (glibc's mallinfo2, summed over every
 // arena) after each of 2,000 connections echoed one message, under every concurrency model. The
 // clients live in a vector reserved beforehand, so they allocate nothing themselves. Skipped

@@ -1,5 +1,5 @@
 // Public. Model: the concurrency model (dispatcher) a Server runs its handlers under, so that the
-// same handlers can be compared under each (DESIGN.md, "Comparing concurrency models").
+// same handlers can be compared under each (docs/architecture.md).
 #pragma once
 
 #include <optional>

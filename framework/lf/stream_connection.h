@@ -125,7 +125,7 @@ class StreamConnection : public EventHandler {
   static constexpr int kMaxReadsPerRound = 16;
   // Files queued by send_file() above which output_full() is true: each holds a descriptor.
   static constexpr std::size_t kMaxQueuedFiles = 64;
-  // An idle connection should hold no buffer memory (PERF.md: <= 1 KiB per idle connection).
+  // An idle connection should hold no buffer memory (docs/perf.md: <= 1 KiB per idle connection).
   // An empty buffer up to kSmallBuffer is freed at once, since allocating it again costs tens of
   // nanoseconds; one above kIdleBufferLimit too, as nobody should keep that much for nothing.
   // Sizes between are kept while empty: refilling them on every message (bulk transfers) would

@@ -9,7 +9,7 @@
 namespace lf {
 
 struct EchoOptions {
-  // A stand-in for a blocking database call (PERF.md's mixed workload): block_permille of every
+  // A stand-in for a blocking database call (the perf suite's mixed workload, docs/perf.md): block_permille of every
   // 1000 messages sleep block_time in the handling thread before they are answered. A message is
   // one on_message() call (what one read brought). The choice is deterministic: one process-wide
   // counter numbers the messages of every connection, and message n blocks when

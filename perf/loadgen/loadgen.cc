@@ -1,4 +1,4 @@
-// loadgen: a closed-loop echo load generator for the perf suite (PERF.md). Each connection keeps
+// loadgen: a closed-loop echo load generator for the perf suite (docs/perf.md). Each connection keeps
 // `depth` messages of `size` bytes in flight; a new message is sent when one has fully come back.
 // Every echoed byte is checked against the pattern the connection sent (each connection starts
 // at its own phase of a pseudo-random pattern), so a fast but wrong server cannot win: any

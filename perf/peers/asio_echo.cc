@@ -1,4 +1,4 @@
-// asio_echo: the Boost.Asio peers of the perf suite (PERF.md). --contexts one: one io_context run
+// asio_echo: the Boost.Asio peers of the perf suite (docs/perf.md). --contexts one: one io_context run
 // by --threads threads; --contexts per-thread: --threads io_contexts with one thread each, the
 // acceptor handing connections out round-robin. The session is the usual read_some / write loop
 // (one operation outstanding per connection, so no strand is needed). --block-permille/--block-ms

@@ -1,4 +1,4 @@
-// epoll_echo: the floor of the perf suite (PERF.md): a raw single-threaded epoll echo server that
+// epoll_echo: the floor of the perf suite (docs/perf.md): a raw single-threaded epoll echo server that
 // does the least work per message: level-triggered, one read into a shared 64 KiB buffer, one
 // write back; only bytes the socket would not take are kept, and reading from that connection
 // pauses until they are gone. --block-permille/--block-ms make X of every 1000 reads sleep for

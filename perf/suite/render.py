@@ -365,7 +365,7 @@ def render(res, results_path, doc_path):
     for note in meta.get("notes", []):
         w(f"- note: {note}")
     w("")
-    w("## Targets (PERF.md)\n")
+    w("## Targets\n")
     w(targets(res))
     w("")
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the workloads of PERF.md against every concurrency model of lf and every peer, A/B
+"""Runs the workloads of docs/perf.md against every concurrency model of lf and every peer, A/B
 interleaved, and writes one JSON file of results (rendered into docs/perf.md by render.py).
 
 Called by perf/run.sh, which installs what is missing and builds first. Every server runs pinned
