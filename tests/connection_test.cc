@@ -44,6 +44,7 @@
 #include "lf/thread_set.h"
 #include "lf/unique_fd.h"
 #include "support/models.h"
+#include "support/running_server.h"
 #include "support/test_client.h"
 
 namespace lf {
@@ -83,35 +84,8 @@ ServerOptions test_options(Model model = Model::kLeaderFollowers) {
 // The tests of the connection's invariants run under every concurrency model.
 class ConnectionModel : public ::testing::TestWithParam<Model> {};
 
-template <typename Handler, typename... Args>
-ConnectionFactory factory_of(Args... args) {
-  return [args...] { return std::make_shared<Handler>(args...); };
-}
-
-// A Server with one listener built from `factory`, running in the background until destroyed.
-// (test::BackgroundServer only takes default-constructible handlers; these need shared state.)
-class RunningServer {
- public:
-  RunningServer(ConnectionFactory factory, ServerOptions options = test_options(),
-                const InetAddress& where = InetAddress(0, /*loopback=*/true))
-      : server_(std::make_unique<Server>(options)) {
-    address_ = server_->listen(where, std::move(factory));
-    server_->start();
-  }
-  ~RunningServer() {
-    server_->stop();
-    server_->wait();
-  }
-  RunningServer(const RunningServer&) = delete;
-  RunningServer& operator=(const RunningServer&) = delete;
-
-  [[nodiscard]] Server& server() noexcept { return *server_; }
-  [[nodiscard]] const InetAddress& address() const noexcept { return address_; }
-
- private:
-  std::unique_ptr<Server> server_;
-  InetAddress address_;
-};
+using test::factory_of;
+using test::RunningServer;
 
 // Connections that registered themselves in on_connect, for foreign threads to reach them.
 template <typename Handler>

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "support/kv_server.h"
+#include "support/test_client.h"
 
 extern char** environ;
 
@@ -48,26 +49,10 @@ struct Step {
   Compare compare = Compare::kExact;
 };
 
-bool installed(const std::string& tool) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (::access((dir + "/" + tool).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
+using test::installed;
 
-std::string run(const std::string& command) {
-  const std::string limited = "timeout 60 " + command + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(limited.c_str(), "r"), ::pclose);
-  if (!pipe) return "<popen failed>";
-  std::string output;
-  char chunk[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(chunk, 1, sizeof chunk, pipe.get())) > 0) output.append(chunk, n);
-  return output;
-}
+// A shell command with a time limit: its stdout and stderr.
+std::string run(const std::string& command) { return test::run_shell(command, 60); }
 
 // A loopback port nobody listens on right now.
 int free_port() {

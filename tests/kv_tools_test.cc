@@ -14,34 +14,16 @@
 #include <vector>
 
 #include "support/kv_server.h"
+#include "support/test_client.h"
 
 namespace lf {
 namespace {
 
 using test::KvServer;
 
-// Runs a shell command (with a time limit) and returns its stdout and stderr.
-std::string run(const std::string& command) {
-  const std::string limited = "timeout 120 " + command + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(limited.c_str(), "r"), ::pclose);
-  if (!pipe) return "<popen failed>";
-  std::string output;
-  char chunk[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(chunk, 1, sizeof chunk, pipe.get())) > 0) output.append(chunk, n);
-  return output;
-}
-
-// Whether `tool` is an executable in a PATH directory.
-bool installed(const std::string& tool) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (::access((dir + "/" + tool).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
+// A shell command with a time limit: its stdout and stderr.
+std::string run(const std::string& command) { return test::run_shell(command, 120); }
+using test::installed;
 
 TEST(KvRedisCli, CommandsAsArguments) {
   if (!installed("redis-cli")) GTEST_SKIP() << "redis-cli is not installed";

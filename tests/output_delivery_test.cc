@@ -27,6 +27,7 @@
 #include "lf/server.h"
 #include "lf/stream_connection.h"
 #include "support/models.h"
+#include "support/running_server.h"
 #include "support/test_client.h"
 
 namespace lf {
@@ -85,36 +86,8 @@ ServerOptions options_for(Model model) {
   return options;
 }
 
-class RunningServer {
- public:
-  RunningServer(ConnectionFactory factory, ServerOptions options)
-      : server_(std::make_unique<Server>(options)) {
-    address_ = server_->listen(InetAddress(0, /*loopback=*/true), std::move(factory));
-    server_->start();
-  }
-  ~RunningServer() { stop(); }
-  RunningServer(const RunningServer&) = delete;
-  RunningServer& operator=(const RunningServer&) = delete;
-
-  void stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    server_->stop();
-    server_->wait();
-  }
-  [[nodiscard]] Server& server() noexcept { return *server_; }
-  [[nodiscard]] const InetAddress& address() const noexcept { return address_; }
-
- private:
-  std::unique_ptr<Server> server_;
-  InetAddress address_;
-  bool stopped_ = false;
-};
-
-template <typename Handler, typename... Args>
-ConnectionFactory factory_of(Args... args) {
-  return [args...] { return std::make_shared<Handler>(args...); };
-}
+using test::factory_of;
+using test::RunningServer;
 
 class Delivery : public ::testing::TestWithParam<Model> {};
 

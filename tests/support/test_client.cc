@@ -2,10 +2,16 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+#include <string>
 #include <random>
 #include <thread>
 
@@ -158,6 +164,27 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds lim
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return true;
+}
+
+std::string run_shell(const std::string& command, int limit_seconds) {
+  const std::string limited = "timeout " + std::to_string(limit_seconds) + " " + command + " 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(limited.c_str(), "r"), ::pclose);
+  if (!pipe) return "<popen failed>";
+  std::string output;
+  char chunk[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(chunk, 1, sizeof chunk, pipe.get())) > 0) output.append(chunk, n);
+  return output;
+}
+
+bool installed(const std::string& tool) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (::access((dir + "/" + tool).c_str(), X_OK) == 0) return true;
+  }
+  return false;
 }
 
 }  // namespace lf::test

@@ -47,6 +47,12 @@ class TestClient {
 // tests that wait for a condition (connections closed, fds released) instead of sleeping.
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s);
 
+// Runs `command` with /bin/sh under timeout(1) (`limit_seconds`) and returns its stdout and
+// stderr together, for tests that drive real command-line clients.
+[[nodiscard]] std::string run_shell(const std::string& command, int limit_seconds);
+// Whether `tool` is an executable in a PATH directory (tests skip themselves without it).
+[[nodiscard]] bool installed(const std::string& tool);
+
 [[nodiscard]] std::string random_bytes(std::size_t n, std::uint64_t seed);
 [[nodiscard]] std::uint64_t checksum(std::string_view data);  // FNV-1a
 // Descriptors open in this process (from /proc/self/fd).
