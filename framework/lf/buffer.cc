@@ -61,12 +61,6 @@ void Buffer::retrieve_until(const char* end) {
   retrieve(static_cast<std::size_t>(end - peek()));
 }
 
-void Buffer::retrieve_all() noexcept {
-  // A moved-from buffer has no storage, so there is no prepend area to leave free.
-  reader_index_ = std::min(kCheapPrepend, buffer_.size());
-  writer_index_ = reader_index_;
-}
-
 std::string Buffer::retrieve_as_string(std::size_t n) {
   assert(n <= readable_bytes());
   n = std::min(n, readable_bytes());  // Never read past the data when asserts are off.
@@ -287,12 +281,6 @@ ssize_t Buffer::read_fd(int fd, int* saved_errno) {
     append(spill, received - writable);
   }
   return n;
-}
-
-void Buffer::swap(Buffer& other) noexcept {
-  buffer_.swap(other.buffer_);
-  std::swap(reader_index_, other.reader_index_);
-  std::swap(writer_index_, other.writer_index_);
 }
 
 }  // namespace lf

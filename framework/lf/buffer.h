@@ -71,7 +71,11 @@ class Buffer {
   void retrieve(std::size_t n);
   // Consumes up to end, which must lie within [peek(), begin_write()].
   void retrieve_until(const char* end);
-  void retrieve_all() noexcept;
+  void retrieve_all() noexcept {
+    // A moved-from buffer has no storage, so there is no prepend area to leave free.
+    reader_index_ = buffer_.size() < kCheapPrepend ? buffer_.size() : kCheapPrepend;
+    writer_index_ = reader_index_;
+  }
   [[nodiscard]] std::string retrieve_as_string(std::size_t n);
   [[nodiscard]] std::string retrieve_all_as_string();
 
@@ -136,7 +140,11 @@ class Buffer {
     return writable_bytes() < kSpillSize ? writable_bytes() + kSpillSize : writable_bytes();
   }
 
-  void swap(Buffer& other) noexcept;
+  void swap(Buffer& other) noexcept {
+    buffer_.swap(other.buffer_);
+    std::swap(reader_index_, other.reader_index_);
+    std::swap(writer_index_, other.writer_index_);
+  }
   friend void swap(Buffer& a, Buffer& b) noexcept { a.swap(b); }
 
  private:

@@ -51,7 +51,7 @@ bool HalfSyncHalfAsyncDispatcher::contains_this_thread() const noexcept {
 void HalfSyncHalfAsyncDispatcher::enqueue(HandleSet::ReadyList& batch) {
   {
     std::lock_guard lock(mutex_);
-    for (auto& handler : batch) queue_.push_back(std::move(handler));
+    for (auto& handler : batch) queue_.push(std::move(handler));
   }
   // One worker per handler, never more than there are workers.
   const std::size_t wake = std::min(batch.size(), worker_count_);
@@ -81,13 +81,12 @@ void HalfSyncHalfAsyncDispatcher::worker_main() {
       std::unique_lock lock(mutex_);
       ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      handler = std::move(queue_.front());
-      queue_.pop_front();
+      handler = queue_.pop();
     }
     if (run_handler(*handler)) {
       // Still busy after its rounds: to the back of the queue, still scheduled.
       std::lock_guard lock(mutex_);
-      queue_.push_back(std::move(handler));
+      queue_.push(std::move(handler));
     }
   }
 }

@@ -6,7 +6,6 @@
 
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -14,6 +13,7 @@
 
 #include "lf/dispatcher.h"
 #include "lf/handle_set.h"
+#include "lf/handler_queue.h"
 
 namespace lf {
 
@@ -41,7 +41,7 @@ class HalfSyncHalfAsyncDispatcher final : public Dispatcher {
 
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<std::shared_ptr<EventHandler>> queue_;  // guarded by mutex_
+  HandlerQueue queue_;  // guarded by mutex_
   bool stopping_ = false;                            // guarded by mutex_
 };
 

@@ -13,12 +13,7 @@ namespace {
 constexpr std::size_t kCounters = static_cast<std::size_t>(Counter::kCount);
 constexpr std::size_t kRoles = static_cast<std::size_t>(Role::kCount);
 
-// One thread's counters. Only the owner writes (load + store, no locked add); readers may load
-// at any time, so the fields are atomics with relaxed ordering.
-struct alignas(64) ThreadCounters {
-  std::array<std::atomic<std::uint64_t>, kCounters> counters{};
-  std::array<std::atomic<std::uint64_t>, kRoles> role_ns{};
-};
+using detail::ThreadCounters;
 
 // All live threads' counters, plus the totals of threads that have exited.
 class Registry {
@@ -59,30 +54,27 @@ Registry& registry() {
   return *instance;
 }
 
+// Detaches the thread's counters when it exits (their totals are kept).
 struct ThreadSlot {
   ThreadSlot() { registry().attach(&counters); }
-  ~ThreadSlot() { registry().detach(&counters); }
+  ~ThreadSlot() {
+    registry().detach(&counters);
+    // Counts made later in this thread's exit (other thread_local destructors) go nowhere.
+    static ThreadCounters sink;
+    detail::t_counters = &sink;
+  }
   ThreadCounters counters;
 };
 
-ThreadCounters& mine() {
-  thread_local ThreadSlot slot;
-  return slot.counters;
-}
-
-void bump(std::atomic<std::uint64_t>& value, std::uint64_t n) noexcept {
-  value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
-
 }  // namespace
 
-void add(Counter counter, std::uint64_t n) noexcept {
-  bump(mine().counters[static_cast<std::size_t>(counter)], n);
+namespace detail {
+ThreadCounters& attach_this_thread() {
+  thread_local ThreadSlot slot;
+  t_counters = &slot.counters;
+  return slot.counters;
 }
-
-void add_time(Role role, std::uint64_t nanoseconds) noexcept {
-  bump(mine().role_ns[static_cast<std::size_t>(role)], nanoseconds);
-}
+}  // namespace detail
 
 Snapshot snapshot() { return registry().sum(); }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,12 +32,38 @@ enum class Counter : std::uint8_t {
   kCount,
 };
 
-// Adds n to a counter from the calling thread.
-void add(Counter counter, std::uint64_t n = 1) noexcept;
-
 // Nanoseconds each thread spent per role, summed over threads (reported by ThreadSet).
 enum class Role : std::uint8_t { kLeading, kProcessing, kFollowing, kCount };
-void add_time(Role role, std::uint64_t nanoseconds) noexcept;
+
+namespace detail {
+// One thread's counters. Only the owner writes (load + store, no locked add); readers may load
+// at any time, so the fields are atomics with relaxed ordering.
+struct alignas(64) ThreadCounters {
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Counter::kCount)> counters{};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Role::kCount)> role_ns{};
+};
+// The calling thread's counters once it has counted anything; a plain pointer, so the hot path
+// is one thread-local load and no initialisation check.
+inline thread_local ThreadCounters* t_counters = nullptr;
+// Registers the calling thread's counters (first use only).
+ThreadCounters& attach_this_thread();
+
+inline ThreadCounters& mine() noexcept {
+  ThreadCounters* counters = t_counters;
+  return counters != nullptr ? *counters : attach_this_thread();
+}
+inline void bump(std::atomic<std::uint64_t>& value, std::uint64_t n) noexcept {
+  value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+}  // namespace detail
+
+// Adds n to a counter from the calling thread.
+inline void add(Counter counter, std::uint64_t n = 1) noexcept {
+  detail::bump(detail::mine().counters[static_cast<std::size_t>(counter)], n);
+}
+inline void add_time(Role role, std::uint64_t nanoseconds) noexcept {
+  detail::bump(detail::mine().role_ns[static_cast<std::size_t>(role)], nanoseconds);
+}
 
 // Value types returned by snapshot(): a copy, owned by the caller.
 struct Sample {

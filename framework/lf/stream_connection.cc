@@ -33,48 +33,109 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
   notify(event::kWake);
 }
 
+namespace {
+// The running thread's spare storage, lent to the connection it runs while that connection's
+// input or output is empty (borrow_storage / give_back_storage).
+struct SpareStorage {
+  Buffer input = Buffer::unallocated();
+  Buffer output = Buffer::unallocated();
+};
+thread_local SpareStorage t_spare;
+}  // namespace
+
+void StreamConnection::borrow_storage(Buffer& buffer, Buffer& spare) {
+  if (buffer.capacity() != 0) return;
+  if (spare.capacity() == 0) spare = Buffer();
+  buffer.swap(spare);
+}
+
+void StreamConnection::give_back_storage(Buffer& buffer, Buffer& spare) noexcept {
+  if (buffer.readable_bytes() != 0 || buffer.capacity() == 0) return;
+  if (spare.capacity() == 0 && buffer.capacity() <= kSpareLimit) {
+    buffer.swap(spare);
+    spare.retrieve_all();
+  } else {
+    buffer.free_if_empty();
+  }
+}
+
 void StreamConnection::send(std::string_view data) {
   if (data.empty()) return;
+  if (in_processing()) {
+    if (closed_) return;
+    // Bytes another thread sent before this call go first.
+    if (inbox_pending_.load(std::memory_order_acquire)) take_inbox();
+    if (output_.empty()) borrow_storage(output_.head(), t_spare.output);
+    output_.append(data);
+    publish_output_size();
+    return;  // our processing flushes before it returns
+  }
   bool was_empty = false;
   {
-    std::lock_guard lock(output_mutex_);
-    if (output_closed_) return;
-    was_empty = !output_pending();
-    // Bytes queued behind a file wait for it.
-    (files_.empty() ? output_ : files_.back().after).append(data);
-    output_size_.store(output_size_.load(std::memory_order_relaxed) + data.size(),
-                       std::memory_order_release);
+    std::lock_guard lock(inbox_mutex_);
+    if (inbox_closed_) return;
+    was_empty = inbox_.empty();
+    inbox_.append(data);
+    inbox_size_.store(inbox_.bytes(), std::memory_order_release);
+    inbox_pending_.store(true, std::memory_order_release);
   }
-  // Our own processing flushes before it returns; with output already pending, a flush (or
-  // EPOLLOUT) is on its way. Otherwise hand the write to a ThreadSet thread.
-  if (was_empty && !in_processing()) notify(event::kWake);
+  // A non-empty inbox has a wakeup on its way: the owner empties it when it runs.
+  if (was_empty) notify(event::kWake);
 }
 
 void StreamConnection::send(Buffer& data) {
-  send(data.view());
-  data.retrieve_all();
+  if (!in_processing()) {
+    send(data.view());
+    data.retrieve_all();
+    return;
+  }
+  if (data.readable_bytes() == 0) return;
+  if (closed_) {
+    data.retrieve_all();
+    return;
+  }
+  if (inbox_pending_.load(std::memory_order_acquire)) take_inbox();
+  // The output takes over data's storage and data gets the spare, so a handler's reply buffer
+  // keeps room to build the next answer in.
+  if (output_.empty()) borrow_storage(output_.head(), t_spare.output);
+  output_.append(data);  // takes over data's storage when the output is empty
+  publish_output_size();
 }
 
 void StreamConnection::send_file(UniqueFd file, std::uint64_t offset, std::uint64_t count) {
   if (count == 0) return;
+  if (in_processing()) {
+    if (closed_) return;
+    if (inbox_pending_.load(std::memory_order_acquire)) take_inbox();
+    output_.append_file(std::move(file), offset, count);
+    publish_output_size();
+    return;
+  }
   bool was_empty = false;
   {
-    std::lock_guard lock(output_mutex_);
-    if (output_closed_) return;
-    was_empty = !output_pending();
-    files_.push_back(FileChunk{std::move(file), offset, count, Buffer::unallocated()});
-    queued_files_.store(files_.size(), std::memory_order_release);
+    std::lock_guard lock(inbox_mutex_);
+    if (inbox_closed_) return;
+    was_empty = inbox_.empty();
+    inbox_.append_file(std::move(file), offset, count);
+    inbox_files_.store(inbox_.files(), std::memory_order_release);
+    inbox_pending_.store(true, std::memory_order_release);
   }
-  if (was_empty && !in_processing()) notify(event::kWake);
+  if (was_empty) notify(event::kWake);
 }
 
-void StreamConnection::release_idle_storage(Buffer& buffer) noexcept {
-  const std::size_t held = buffer.capacity();
-  if (held <= kSmallBuffer || held > kIdleBufferLimit) buffer.free_if_empty();
+void StreamConnection::take_inbox() {
+  std::lock_guard lock(inbox_mutex_);
+  inbox_pending_.store(false, std::memory_order_relaxed);
+  output_.splice(inbox_);
+  // Counted in output_size_ before it leaves inbox_size_: a reader may see it twice, never not.
+  publish_output_size();
+  inbox_size_.store(0, std::memory_order_release);
+  inbox_files_.store(0, std::memory_order_release);
 }
 
-bool StreamConnection::output_pending() const noexcept {
-  return output_.readable_bytes() > 0 || !files_.empty();
+void StreamConnection::publish_output_size() noexcept {
+  output_size_.store(output_.bytes(), std::memory_order_release);
+  output_files_.store(output_.files(), std::memory_order_release);
 }
 
 void StreamConnection::shutdown() {
@@ -109,7 +170,7 @@ void StreamConnection::deliver_buffered_input() {
 
 bool StreamConnection::output_full(std::size_t more) const noexcept {
   return output_bytes() + more > high_water_mark_ ||
-         queued_files_.load(std::memory_order_acquire) > kMaxQueuedFiles;
+         queued_files() > kMaxQueuedFiles;
 }
 
 std::uint32_t StreamConnection::interest() const noexcept {
@@ -147,7 +208,7 @@ void StreamConnection::handle_event(std::uint32_t events) {
   // ignoring it would spin); what is left is bounded by the socket's receive buffer.
   if ((events & kInputEvents) != 0 && !reading_paused_ && !peer_closed_ &&
       (!held || (events & (EPOLLHUP | EPOLLERR)) != 0)) {
-    read_input();
+    read_input(events);
     if (closed_) return;
   }
   const bool output_done = flush_output();
@@ -176,14 +237,18 @@ void StreamConnection::handle_event(std::uint32_t events) {
     close_now();  // nobody will ever read what we hold
     return;
   }
-  release_idle_storage(input_);
+  give_back_storage(input_, t_spare.input);
 }
 
-void StreamConnection::read_input() {
-  // Level triggered (kOneShot), a short read means the socket is drained: anything left, such
-  // as a FIN queued behind the data, is reported again when the handle is re-armed. Edge
-  // triggered, nothing would be reported again: read until EAGAIN.
-  const bool until_eagain = handle_set()->suspension() == Suspension::kEdgeTriggered;
+void StreamConnection::read_input(std::uint32_t events) {
+  // A short read (fewer bytes than asked) means the socket is drained. Level triggered
+  // (kOneShot), anything left, such as a FIN queued behind the data, is reported again when the
+  // handle is re-armed. Edge triggered, bytes or a FIN arriving after the read are a new edge
+  // (the kernel reports every arrival), so the short read is enough too, with neither an
+  // epoll_ctl nor a read that returns EAGAIN; only a FIN already reported must be read to EOF.
+  const bool until_eagain = handle_set()->suspension() == Suspension::kEdgeTriggered &&
+                            (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  borrow_storage(input_, t_spare.input);
   for (int i = 0; i < kMaxReadsPerRound; ++i) {
     const std::size_t asked = input_.read_capacity();
     int saved_errno = 0;
@@ -227,10 +292,11 @@ bool StreamConnection::flush_output() {
   // on_write_complete() may queue more (a streaming producer): keep writing while it does and
   // the socket takes it; after a few rounds let other handlers run first.
   for (int round = 0; round < kMaxReadsPerRound; ++round) {
+    if (inbox_pending_.load(std::memory_order_acquire)) take_inbox();
     if (!write_output()) return !want_write_;  // nothing was queued, or the socket is full
     on_write_complete();
     if (closed_) return true;
-    if (output_bytes() == 0 && queued_files_.load(std::memory_order_acquire) == 0) return true;
+    if (output_.empty() && !inbox_pending_.load(std::memory_order_acquire)) return true;
   }
   // Still producing: the rest is owed, and written when this handler runs again.
   notify(event::kWake);
@@ -238,10 +304,9 @@ bool StreamConnection::flush_output() {
 }
 
 bool StreamConnection::write_output() {
-  std::unique_lock lock(output_mutex_);
-  if (!output_pending()) {
+  if (output_.empty()) {
     want_write_ = false;
-    release_idle_storage(output_);
+    give_back_storage(output_.head(), t_spare.output);
     return false;
   }
   if (write_shut_) {
@@ -249,55 +314,32 @@ bool StreamConnection::write_output() {
     want_write_ = false;
     return false;
   }
-  std::uint64_t written = 0;
-  bool blocked = false;
-  while (!blocked && output_pending()) {
-    ssize_t n = 0;
-    if (output_.readable_bytes() > 0) {
-      n = ::send(socket_.fd(), output_.peek(), output_.readable_bytes(), MSG_NOSIGNAL);
-      if (n > 0) {
-        output_.retrieve(static_cast<std::size_t>(n));
-        output_size_.store(output_size_.load(std::memory_order_relaxed) -
-                               static_cast<std::size_t>(n),
-                           std::memory_order_release);
-      }
-    } else {
-      FileChunk& file = files_.front();
-      auto offset = static_cast<off_t>(file.offset);
-      n = ::sendfile(socket_.fd(), file.file.get(), &offset,
-                     static_cast<std::size_t>(std::min<std::uint64_t>(file.remaining, 1u << 30)));
-      if (n > 0) {
-        file.offset += static_cast<std::uint64_t>(n);
-        file.remaining -= static_cast<std::uint64_t>(n);
-      } else if (n == 0) {
-        // The file is shorter than promised: what was promised cannot be sent.
-        LF_LOG_WARN("{}: file ended {} bytes early, closing", peer_.to_string(), file.remaining);
-        errno = EIO;
-        n = -1;
-      }
-      if (file.remaining == 0) {
-        // The bytes queued behind this file are next.
-        output_.swap(file.after);
-        files_.pop_front();
-        queued_files_.store(files_.size(), std::memory_order_release);
-      }
-    }
-    if (n > 0) {
-      written += static_cast<std::uint64_t>(n);
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      blocked = true;
-    } else if (errno != EINTR) {
-      lock.unlock();
+  const std::uint64_t file_left = output_.first_file_remaining();
+  const OutputQueue::WriteResult result = output_.write_to(socket_.fd());
+  publish_output_size();
+  if (result.written > 0) {
+    metrics::add(metrics::Counter::kBytesOut, result.written);
+    note_activity();
+  }
+  switch (result.status) {
+    case OutputQueue::WriteStatus::kEmptied:
+      want_write_ = false;
+      give_back_storage(output_.head(), t_spare.output);
+      return true;
+    case OutputQueue::WriteStatus::kBlocked:
+      want_write_ = true;
+      return false;
+    case OutputQueue::WriteStatus::kFileEnded:
+      // The file is shorter than promised: what was promised cannot be sent.
+      LF_LOG_WARN("{}: file ended early ({} of {} bytes left), closing", peer_.to_string(),
+                  output_.first_file_remaining(), file_left);
+      close_now();
+      return false;
+    case OutputQueue::WriteStatus::kPeerGone:
       close_now();  // EPIPE, ECONNRESET: the peer is gone
       return false;
-    }
   }
-  want_write_ = output_pending();
-  if (!want_write_) release_idle_storage(output_);
-  lock.unlock();
-  metrics::add(metrics::Counter::kBytesOut, written);
-  if (written > 0) note_activity();
-  return !want_write_;
+  return false;
 }
 
 void StreamConnection::note_activity() {
@@ -353,7 +395,7 @@ void StreamConnection::apply_backpressure() {
     reading_paused_ = true;
     on_high_water_mark(output_bytes());
   } else if (reading_paused_ && output_bytes() <= high_water_mark_ / 2 &&
-             queued_files_.load(std::memory_order_acquire) <= kMaxQueuedFiles / 2) {
+             queued_files() <= kMaxQueuedFiles / 2) {
     reading_paused_ = false;
     // Data may have arrived while we did not watch: look now rather than rely on an edge; and
     // the handler gets back the input it left while the output was full.
@@ -390,7 +432,7 @@ void StreamConnection::handle_exception(std::string_view what) {
 
 void StreamConnection::close_with_report(std::string_view why) {
   const std::size_t bytes = output_bytes();
-  const std::size_t files = queued_files_.load(std::memory_order_acquire);
+  const std::size_t files = queued_files();
   if (bytes > 0 || files > 0 || want_write_) {
     LF_LOG_WARN("{}: closing ({}), dropping {} bytes and {} files of unsent output",
                 peer_.to_string(), why, bytes, files);
@@ -401,10 +443,13 @@ void StreamConnection::close_with_report(std::string_view why) {
 }
 
 void StreamConnection::discard_output() noexcept {
-  Buffer::unallocated().swap(output_);
-  files_.clear();
-  output_size_.store(0, std::memory_order_release);
-  queued_files_.store(0, std::memory_order_release);
+  output_.clear();
+  publish_output_size();
+  std::lock_guard lock(inbox_mutex_);
+  inbox_.clear();
+  inbox_pending_.store(false, std::memory_order_relaxed);
+  inbox_size_.store(0, std::memory_order_release);
+  inbox_files_.store(0, std::memory_order_release);
 }
 
 void StreamConnection::close_now() {
@@ -413,10 +458,10 @@ void StreamConnection::close_now() {
   connected_.store(false, std::memory_order_release);
   if (idle_timer_.valid()) options_.timers->cancel(std::exchange(idle_timer_, TimerId{}));
   {
-    std::lock_guard lock(output_mutex_);
-    output_closed_ = true;
-    discard_output();
+    std::lock_guard lock(inbox_mutex_);
+    inbox_closed_ = true;  // later sends from other threads are dropped
   }
+  discard_output();
   // The listener may accept another connection in its place (released before this one leaves
   // the HandleSet, so whoever sees it gone also sees the slot free).
   options_.slot.reset();

@@ -2,12 +2,16 @@
 // override on_message() (and optionally the other on_* hooks); the hooks run on ThreadSet
 // threads, one at a time per connection. send(), shutdown(), force_close() and pause_reading()
 // are thread safe; call them from other threads through a shared_ptr to the connection.
+//
+// Ownership: the thread running a connection's hooks owns its buffers and state; it touches them
+// without locks. A send() from that thread goes straight to the output; one from any other thread
+// goes to a small locked inbox that the owner moves into the output when it next runs (it is
+// woken for that), in the order the inbox received it.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -15,6 +19,7 @@
 #include "lf/buffer.h"
 #include "lf/event_handler.h"
 #include "lf/inet_address.h"
+#include "lf/output_queue.h"
 #include "lf/socket.h"
 #include "lf/timer_wheel.h"
 #include "lf/unique_fd.h"
@@ -43,7 +48,8 @@ class StreamConnection : public EventHandler {
 
   // Thread safe. Queues data for the peer; dropped once the connection is closed.
   void send(std::string_view data);
-  // Thread safe. Sends and empties `data`.
+  // Thread safe. Sends and empties `data`; from the connection's own hooks it may swap storage
+  // with `data` instead of copying (data stays usable, with room for the next answer).
   void send(Buffer& data);
   // Thread safe. Sends `count` bytes of `file` from `offset` with sendfile(2) (no copy through
   // user space), in order with the other output; the file is closed once sent or on close.
@@ -70,7 +76,8 @@ class StreamConnection : public EventHandler {
   // Thread safe. Bytes of queued output held in memory (file ranges queued by send_file are not
   // counted).
   [[nodiscard]] std::size_t output_bytes() const noexcept {
-    return output_size_.load(std::memory_order_acquire);
+    return output_size_.load(std::memory_order_acquire) +
+           inbox_size_.load(std::memory_order_acquire);
   }
   // Thread safe. True when the queued output (plus `more` bytes about to be queued) is above the
   // high-water mark, or many files wait to be sent. A handler that answers several requests in
@@ -125,16 +132,15 @@ class StreamConnection : public EventHandler {
   static constexpr int kMaxReadsPerRound = 16;
   // Files queued by send_file() above which output_full() is true: each holds a descriptor.
   static constexpr std::size_t kMaxQueuedFiles = 64;
-  // An idle connection should hold no buffer memory (docs/perf.md: <= 1 KiB per idle connection).
-  // An empty buffer up to kSmallBuffer is freed at once, since allocating it again costs tens of
-  // nanoseconds; one above kIdleBufferLimit too, as nobody should keep that much for nothing.
-  // Sizes between are kept while empty: refilling them on every message (bulk transfers) would
-  // cost a zeroed allocation and an extra copy per read.
-  static constexpr std::size_t kSmallBuffer = 4 * 1024;
-  static constexpr std::size_t kIdleBufferLimit = 64 * 1024;
-  static void release_idle_storage(Buffer& buffer) noexcept;
+  // An idle connection holds no buffer: a connection's empty input and output give their storage
+  // back to the running thread (which lends it to the next connection it runs) or free it, so a
+  // small message allocates nothing. Storage above kSpareLimit is freed rather than kept.
+  static constexpr std::size_t kSpareLimit = 64 * 1024;
+  static void borrow_storage(Buffer& buffer, Buffer& spare);
+  static void give_back_storage(Buffer& buffer, Buffer& spare) noexcept;
 
-  void read_input();
+  // Reads and delivers what the socket holds; `events` are the epoll bits that woke us.
+  void read_input(std::uint32_t events);
   // Runs on_message() on the buffered input, then pauses reading if the output went over the mark.
   void deliver_input();
   // Writes the output and runs on_write_complete() for as long as it refills the output. True
@@ -144,7 +150,16 @@ class StreamConnection : public EventHandler {
   // Writes what the socket takes. True when that emptied the output (it held something).
   bool write_output();
   void apply_backpressure();
-  // Drops what is queued for the peer; the caller holds output_mutex_.
+  // Moves what other threads sent into the output (owner only).
+  void take_inbox();
+  // Files queued by send_file(), in the output and the inbox.
+  [[nodiscard]] std::size_t queued_files() const noexcept {
+    return output_files_.load(std::memory_order_acquire) +
+           inbox_files_.load(std::memory_order_acquire);
+  }
+  // The owner's queue changed: publish its size for output_bytes() and output_full().
+  void publish_output_size() noexcept;
+  // Drops what is queued for the peer, from the owner's output and the inbox.
   void discard_output() noexcept;
   void close_now();
   // Closes after the drain deadline or a force_close(), saying what was still owed.
@@ -185,22 +200,18 @@ class StreamConnection : public EventHandler {
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point last_touch_;
 
-  // A file range from send_file(), with the bytes queued after it.
-  struct FileChunk {
-    UniqueFd file;
-    std::uint64_t offset;
-    std::uint64_t remaining;
-    Buffer after;
-  };
-  [[nodiscard]] bool output_pending() const noexcept;  // with output_mutex_ held
-
-  mutable std::mutex output_mutex_;
-  Buffer output_ = Buffer::unallocated();  // guarded by output_mutex_: goes before files_
-  std::list<FileChunk> files_;  // guarded by output_mutex_ (a list: empty, it allocates nothing)
-  bool output_closed_ = false;   // guarded by output_mutex_
-  // Bytes in output_ and the files' `after` buffers; written under output_mutex_, read anywhere.
+  // The output, owned by the running thread (no lock).
+  OutputQueue output_;
+  // Output sent by other threads, moved into output_ by the owner.
+  std::mutex inbox_mutex_;
+  OutputQueue inbox_;         // guarded by inbox_mutex_
+  bool inbox_closed_ = false; // guarded by inbox_mutex_: the connection closed, drop sends
+  std::atomic<bool> inbox_pending_{false};  // the inbox holds something
+  // Sizes of output_ and inbox_, readable from any thread (output_bytes, output_full).
   std::atomic<std::size_t> output_size_{0};
-  std::atomic<std::size_t> queued_files_{0};  // files_.size(), likewise
+  std::atomic<std::size_t> output_files_{0};
+  std::atomic<std::size_t> inbox_size_{0};
+  std::atomic<std::size_t> inbox_files_{0};
 };
 
 }  // namespace lf

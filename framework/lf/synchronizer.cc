@@ -73,11 +73,11 @@ bool Synchronizer::hand_off(std::shared_ptr<EventHandler>& handler) {
 }
 
 std::shared_ptr<EventHandler> Synchronizer::take_ready() {
-  std::lock_guard lock(mutex_);
+  if (ready_size_.load(std::memory_order_acquire) == 0) return nullptr;  // the common miss, unlocked
+  std::lock_guard lock(ready_lock_);
   if (ready_.empty()) return nullptr;
-  auto handler = std::move(ready_.front());
-  ready_.pop_front();
-  return handler;
+  ready_size_.store(ready_.size() - 1, std::memory_order_release);
+  return ready_.pop();
 }
 
 std::shared_ptr<EventHandler> Synchronizer::add_ready_and_take(
@@ -85,8 +85,9 @@ std::shared_ptr<EventHandler> Synchronizer::add_ready_and_take(
   if (batch.empty()) return nullptr;
   auto first = std::move(batch.front());
   if (batch.size() > 1) {
-    std::lock_guard lock(mutex_);
-    for (std::size_t i = 1; i < batch.size(); ++i) ready_.push_back(std::move(batch[i]));
+    std::lock_guard lock(ready_lock_);
+    for (std::size_t i = 1; i < batch.size(); ++i) ready_.push(std::move(batch[i]));
+    ready_size_.store(ready_.size(), std::memory_order_release);
   }
   batch.clear();
   return first;
@@ -108,14 +109,14 @@ std::size_t Synchronizer::followers() const {
 }
 
 std::size_t Synchronizer::ready() const {
-  std::lock_guard lock(mutex_);
-  return ready_.size();
+  return ready_size_.load(std::memory_order_acquire);
 }
 
 void Synchronizer::clear_ready() {
-  std::deque<std::shared_ptr<EventHandler>> dropped;
-  std::lock_guard lock(mutex_);
-  dropped.swap(ready_);
+  HandlerQueue dropped;
+  std::lock_guard lock(ready_lock_);
+  std::swap(dropped, ready_);
+  ready_size_.store(0, std::memory_order_release);
 }
 
 }  // namespace lf

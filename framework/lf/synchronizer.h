@@ -7,10 +7,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include "lf/handler_queue.h"
+#include "lf/spin_lock.h"
 
 namespace lf {
 
@@ -72,7 +74,11 @@ class Synchronizer {
   mutable std::mutex mutex_;
   bool leader_ = false;
   std::vector<Follower*> followers_;  // a stack: back() is the most recent
-  std::deque<std::shared_ptr<EventHandler>> ready_;
+  // The ready list: events fetched by a leader, not yet taken by a thread. Its own lock, a spin
+  // lock, since taking an event is a pop; ready_size_ lets a thread see it empty without locking.
+  SpinLock ready_lock_;
+  HandlerQueue ready_;  // guarded by ready_lock_
+  std::atomic<std::size_t> ready_size_{0};
   std::atomic<bool> stopping_{false};
 };
 

@@ -101,7 +101,7 @@ bool ThreadSet::contains_this_thread() const noexcept { return t_thread_set == t
 
 std::shared_ptr<EventHandler> ThreadSet::next_event(Slot& slot) {
   if (auto handler = synchronizer_.take_ready()) return handler;
-  HandleSet::ReadyList batch;
+  HandleSet::ReadyList& batch = slot.batch;
   while (!synchronizer_.stopping()) {
     raise_to(max_waiters_, waiting_.fetch_add(1, std::memory_order_relaxed) + 1);
     handle_set_.wait_for_event(batch, -1);

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "lf/handle_set.h"
 #include "lf/synchronizer.h"
 
 namespace lf {
@@ -69,6 +70,7 @@ class ThreadSet {
     std::atomic<std::uint64_t> waits{0};
     std::atomic<std::uint64_t> promotions{0};
     std::atomic<std::uint64_t> hand_offs{0};
+    HandleSet::ReadyList batch;  // reused for every wait: a wait allocates nothing
     std::thread thread;
   };
 
