@@ -34,7 +34,7 @@ void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t def
          [&options](const std::string& name) {
            if (const auto model = parse_model(name)) options.model = *model;
          },
-         fmt::format("concurrency model: {} (default: lf)", names))
+         fmt::format("concurrency model: {} (default: {})", names, to_string(kDefaultModel)))
       ->check([](const std::string& name) {
         return parse_model(name) ? std::string() : fmt::format("unknown model: {}", name);
       });

@@ -22,7 +22,7 @@ struct CommonOptions {
   std::size_t max_connections = 0;  // per listener; 0: no limit
   std::string log_dir;          // empty: stderr
   std::string log_level;         // empty: LF_LOG_LEVEL, else info
-  Model model = Model::kLeaderFollowers;  // --model NAME (lf/model.h)
+  Model model = kDefaultModel;  // --model NAME (lf/model.h)
 };
 
 // Adds the shared flags to `app`; `default_port` is the program's own port (0: no --port flag,

@@ -60,7 +60,7 @@ class SlowDownload : public ::testing::TestWithParam<Model> {
 // RFC 9112 9.3 (persistence): a response with Content-Length is delivered whole and the
 // connection stays usable, however slowly the client reads.
 TEST_P(SlowDownload, CurlDownloadSlowerThanTheHeadTimeoutIsWholeAndTheConnectionIsReused) {
-  if (GetParam() != Model::kLeaderFollowers && GetParam() != Model::kReactor) {
+  if (GetParam() != kDefaultModel && GetParam() != Model::kReactor) {
     GTEST_SKIP() << "4 s each: the default model and the reactor are enough for a handler fix";
   }
   // The head timeout is longer than curl needs to read what the kernel buffers once the server

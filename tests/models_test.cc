@@ -31,7 +31,8 @@ TEST(ModelTest, NamesRoundTrip) {
   EXPECT_EQ(parse_model("lf-handoff"), Model::kLeaderFollowersHandOff);
   EXPECT_FALSE(parse_model("LF").has_value());
   EXPECT_FALSE(parse_model("").has_value());
-  EXPECT_EQ(ServerOptions{}.model, Model::kLeaderFollowers);
+  EXPECT_EQ(ServerOptions{}.model, kDefaultModel);
+  EXPECT_EQ(kDefaultModel, Model::kLeaderFollowersEdge);
 }
 
 // Which threads processed a connection, and whether two ever did so at once.

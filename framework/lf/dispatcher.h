@@ -16,7 +16,7 @@ namespace lf {
 class EventHandler;
 
 struct DispatcherOptions {
-  Model model = Model::kLeaderFollowers;
+  Model model = kDefaultModel;
   // lf: the ThreadSet; reactor: the sub-loops (plus one acceptor loop); hsha: the workers (plus
   // one I/O thread); single: ignored. 0: one per core.
   std::size_t threads = 0;

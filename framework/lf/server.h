@@ -38,7 +38,7 @@ struct ServerOptions {
   // Resolution of the timer wheel (timers(), idle timeouts).
   std::chrono::milliseconds timer_tick{10};
   // The concurrency model (model.h); `threads` counts its ThreadSet, loops or workers.
-  Model model = Model::kLeaderFollowers;
+  Model model = kDefaultModel;
 };
 
 class Server {

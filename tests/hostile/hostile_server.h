@@ -52,7 +52,7 @@ struct HostileOptions {
   std::size_t max_connections = 0;
   std::size_t max_frame = 64 * 1024;
   std::size_t threads = 4;
-  Model model = Model::kLeaderFollowers;
+  Model model = kDefaultModel;
 };
 
 class HostileServer {
