@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # The perf suite (the workloads of docs/perf.md): lf's concurrency models against the raw epoll
 # floor, Boost.Asio, nginx and redis-server, A/B interleaved, with the server pinned to core 0 and
-# the load to core 1. Writes perf/results/<date>.json and renders docs/perf.md (+ docs/perf/*.png).
+# the load to core 1, and the user-space instructions per echoed message of every echo server
+# under callgrind (perf/callgrind.sh). Writes perf/results/<date>.json and renders docs/perf.md
+# (+ docs/perf/*.png).
 #
-#   perf/run.sh            full run (<= 20 minutes on 2 cores)
-#   perf/run.sh --quick    every workload and system, fewer repetitions, shorter runs (<= 3 min)
+#   perf/run.sh                   full run (<= 20 minutes on 2 cores)
+#   perf/run.sh --quick           every workload and system, fewer repetitions, shorter runs
+#                                 (<= 6 min, 3 of them callgrind's: it is deterministic, so its
+#                                 runs are the same in both modes)
+#   perf/run.sh --only callgrind  only the workloads named (comma-separated; a name or a prefix
+#                                 before '-': echo, echo-16, bulk, mixed, http, redis, idle,
+#                                 callgrind, micro)
 #
 # Options: --build-dir DIR (or LF_PERF_BUILD_DIR; default build/release, configured and built
-# here if needed), --threads N (server threads, default 2), --reps N, --models a,b,c. Any other
-# option goes to perf/suite/run_suite.py.
+# here if needed), --threads N (server threads, default 2), --reps N, --models a,b,c, --only
+# a,b. Any other option goes to perf/suite/run_suite.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command="perf/run.sh $*"
@@ -21,7 +28,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=--quick ;;
     --build-dir) build_dir=$2; shift ;;
     --build-dir=*) build_dir=${1#*=} ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) rest+=("$1") ;;
   esac
   shift

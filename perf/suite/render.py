@@ -148,6 +148,19 @@ def idle_table(res, workload):
     return "\n".join(lines)
 
 
+def callgrind_table(res):
+    """One row per server and thread count, in the order they ran."""
+    ref = res.reference
+    lines = ["| system | threads | instructions/message |", "|---|---:|---:|"]
+    for run in res.runs:
+        if run["workload"] != "callgrind":
+            continue
+        per = (run.get("metrics") or {}).get("instructions_per_message")
+        cell = fmt_num(per) if per is not None else f"error: {run.get('error', '')[:80]}"
+        lines.append(f"| {system_cell(run['system'], ref)} | {run['threads']} | {cell} |")
+    return "\n".join(lines)
+
+
 # ----- microbenchmarks -------------------------------------------------------------------------
 def bench_rows(res, program):
     return (res.micro.get(program) or {}).get("benchmarks", [])
@@ -381,6 +394,29 @@ def render(res, results_path, doc_path):
                 w(f"### echo {label}, {conns} connections\n")
                 w(echo_table(res, workload))
                 w("")
+    if res.systems("callgrind"):
+        # the load perf/callgrind.sh applied, as it reported it
+        ok = next((r for r in res.runs if r["workload"] == "callgrind" and "error" not in r), None)
+        load = f", {ok['connections']} connections, {ok['size']} B" if ok else ""
+        runs = f"a {ok['load_s'][0]} s and a {ok['load_s'][1]} s" if ok else "a short and a long"
+        w(f"### echo: user-space instructions per message (callgrind{load})\n")
+        w("On this shared, noisy 2-core machine timings drift by 10-30% between runs, while the "
+          "instruction counts of a server with one thread repeat to within about 2%: callgrind "
+          "counts are the stable evidence here of each system's own work per message. With more "
+          "threads they repeat less closely, as valgrind's scheduling of the threads varies (up "
+          "to about 10% for `lf-spin` and for Asio's shared io_context). "
+          f"`perf/callgrind.sh` runs each server under `valgrind --tool=callgrind` twice, with {runs} "
+          "loadgen run (no warm-up), and divides the difference of the two instruction totals by "
+          "the difference of the echoed messages, so start-up and shutdown cancel out. Only the "
+          "server's user-space instructions count: system calls and the kernel's TCP work do not, "
+          "nor do cache misses or the wait for a woken thread. Valgrind runs one thread at a time "
+          "and slows the server far below the load, so a wait for events usually finds many "
+          "connections ready; the multi-threaded rows include the instructions of hand-offs "
+          "between threads (and `lf-spin`'s spinning). The threads column is the server's "
+          "`--threads` (`reactor` adds its acceptor loop, `hsha` its I/O thread); `single` and the "
+          "epoll floor always run one.\n")
+        w(callgrind_table(res))
+        w("")
     w("## 2. Echo bulk, 64 KiB messages, 10 connections\n")
     w(echo_table(res, "bulk-64k-10", "mib_per_s", "MiB/s"))
     w("")

@@ -7,6 +7,8 @@ to core 0 and every load generator to core 1 (taskset), one server at a time, st
 each measurement on loopback; nginx and redis-server get their configuration in a temporary
 directory. Each repetition runs every system once (the order reversed on every other repetition),
 so each system is measured side by side with lf, and ratios are medians of per-pair ratios.
+The callgrind workload (perf/callgrind.sh, deterministic: one repetition) counts the user-space
+instructions per echoed message of every echo server with 1 and 2 threads. --only picks workloads.
 """
 
 import argparse
@@ -27,6 +29,13 @@ import tempfile
 import time
 
 LF_MODELS = ["lf", "lf-et", "lf-spin", "lf-handoff", "reactor", "hsha", "single"]
+CALLGRIND_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "callgrind.sh")
+
+
+def named(workload, name):
+    """Whether `name` (of --only) picks the workload: its name or a prefix before '-'."""
+    return workload == name or workload.startswith(name + "-")
 
 
 class Suite:
@@ -46,6 +55,7 @@ class Suite:
         self.step = 0
         self.total_steps = 0
         self.fd_limit = args.fd_limit
+        self.only = [w for w in args.only.split(",") if w]
 
     # ----- helpers -----------------------------------------------------------------------------
     def app(self, name):
@@ -65,6 +75,9 @@ class Suite:
         if self.port > 30000:
             self.port = 21001
         return self.port
+
+    def selected(self, workload):
+        return not self.only or any(named(workload, o) for o in self.only)
 
     def progress(self, text):
         self.step += 1
@@ -325,6 +338,41 @@ http {{
         work.append(("idle-10k", echo, lambda p, proc: self.idle(p, proc, idle_conns)))
         return work
 
+    def callgrind_systems(self):
+        """(name, threads, argv with {port}) of every echo server with 1 and 2 threads, each once
+        (`single`, the epoll floor and Asio's two variants are one server with 1 thread)."""
+        systems, seen = [], set()
+        for one, two in zip(self.echo_systems(1), self.echo_systems(2)):
+            for name, command_for in (one, two):
+                argv = command_for("{port}")
+                threads = int(argv[argv.index("--threads") + 1])
+                if (name, threads) not in seen:
+                    seen.add((name, threads))
+                    systems.append((name, threads, argv))
+        return systems
+
+    def callgrind(self, name, threads, argv):
+        """User-space instructions per echoed message under callgrind (perf/callgrind.sh, which
+        starts the server itself, pinned like the others, and picks the load)."""
+        record = {"workload": "callgrind", "system": name, "rep": 0, "threads": threads}
+        out = subprocess.run([CALLGRIND_SCRIPT, self.build, "--", *argv], capture_output=True,
+                             text=True, timeout=600)
+        try:
+            result = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+        except (json.JSONDecodeError, IndexError):
+            result = None
+        if result is None:
+            record["error"] = f"callgrind.sh exit {out.returncode}: " + \
+                (out.stderr or out.stdout).strip()[-300:]
+        else:
+            record.update({key: result[key] for key in ("connections", "size", "load_s")})
+            record["metrics"] = {key: result[key] for key in
+                                 ("instructions_per_message", "instructions", "messages")}
+            record["summary"] = f"{result['instructions_per_message']:,.1f} instructions/message"
+        self.runs.append(record)
+        self.progress(f"{'callgrind':14s} {name:22s} {threads} thr: "
+                      f"{record.get('error') or record['summary']}")
+
     def idle_connections(self):
         # Both loadgen and the server need one fd per connection.
         return max(100, min(10000, self.fd_limit - 200))
@@ -391,16 +439,27 @@ http {{
         if "lf" in self.lf_models:  # the reference goes first
             self.lf_models = ["lf"] + [m for m in self.lf_models if m != "lf"]
         work = self.plan()
+        names = [w for w, _, _ in work] + ["callgrind", "micro"]
+        unknown = [o for o in self.only if not any(named(n, o) for n in names)]
+        if unknown:
+            sys.exit(f"run_suite.py: --only {','.join(unknown)}: no such workload; workloads: "
+                     f"{', '.join(names)} (or a prefix before '-': echo, echo-16, http...)")
+        work = [w for w in work if self.selected(w[0])]
+        callgrind = self.callgrind_systems() if self.selected("callgrind") else []
         self.total_steps = sum(len(systems) * (1 if w.startswith("idle") else self.reps)
-                               for w, systems, _ in work) + 4
+                               for w, systems, _ in work) + len(callgrind) + \
+            (4 if self.selected("micro") else 0)
         print(f"perf: {len(work)} workloads x {len(self.lf_models) + 3} systems x {self.reps} "
-              f"repetition(s); lf models: {', '.join(self.lf_models)}; server threads "
-              f"{self.threads}; pinning {'server core 0, load core 1' if self.pin else 'none'}",
-              file=sys.stderr, flush=True)
+              f"repetition(s), callgrind: {len(callgrind)} servers; lf models: "
+              f"{', '.join(self.lf_models)}; server threads {self.threads}; pinning "
+              f"{'server core 0, load core 1' if self.pin else 'none'}", file=sys.stderr, flush=True)
         for workload, systems, load in work:
             # Resident memory per idle connection does not drift like throughput: one repetition.
             self.interleave(workload, systems, load, 1 if workload.startswith("idle") else None)
-        micro = self.micro()
+        # Instruction counts do not drift either: one repetition.
+        for name, threads, argv in callgrind:
+            self.callgrind(name, threads, argv)
+        micro = self.micro() if self.selected("micro") else {}
         meta = {
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "command": self.args.command,
@@ -414,6 +473,7 @@ http {{
             "pinning": ("server: taskset -c 0; load generators: taskset -c 1; log_bench and "
                         "handoff_bench unpinned (2 threads)") if self.pin else "none (fewer than 2 CPUs)",
             "lf_models": self.lf_models,
+            "only": self.only,
             "model_flag": self.models is not None,
             "build_dir": self.build,
             "machine": self.machine(),
@@ -430,6 +490,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="server threads (workloads 1, 2, 4, 5)")
     parser.add_argument("--reps", type=int, default=0, help="repetitions (default 1 quick, 3 full)")
     parser.add_argument("--models", default="", help="comma-separated lf models (default: all)")
+    parser.add_argument("--only", default="", help="comma-separated workloads to run, each a "
+                        "name or a prefix before '-' (echo, echo-16, http, callgrind, micro...); "
+                        "default: all")
     parser.add_argument("--fd-limit", type=int, default=1024)
     parser.add_argument("--out", required=True, help="the results JSON file to write")
     parser.add_argument("--command", default="perf/run.sh")
