@@ -33,7 +33,10 @@ class Results:
         self.meta = data["meta"]
         self.runs = data["runs"]
         self.micro = data.get("micro", {})
-        self.reference = "lf" if "lf" in self.meta["lf_models"] else self.meta["lf_models"][0]
+        # The default model (older results files: lf) is the reference of every ratio.
+        default = self.meta.get("reference", "lf")
+        models = self.meta["lf_models"]
+        self.reference = default if default in models else models[0]
 
     def systems(self, workload):
         seen = []
@@ -88,7 +91,7 @@ def system_cell(name, reference):
 # ----- workload tables -------------------------------------------------------------------------
 def echo_table(res, workload, throughput="msgs_per_s", unit="msg/s"):
     ref = res.reference
-    lines = [f"| system | {unit} | p50 µs | p99 µs | p99.9 µs | {unit} vs lf | p99 vs lf |",
+    lines = [f"| system | {unit} | p50 µs | p99 µs | p99.9 µs | {unit} vs {ref} | p99 vs {ref} |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for system in res.systems(workload):
         errs = res.errors(workload, system)
@@ -121,21 +124,23 @@ def figure_table(res, workload, header, figures, ratios):
 
 
 def http_table(res, workload):
+    ref = res.reference
     return figure_table(res, workload,
-                        "| system | req/s | p50 µs | p99 µs | req/s vs lf | p99 vs lf |",
+                        f"| system | req/s | p50 µs | p99 µs | req/s vs {ref} | p99 vs {ref} |",
                         ["req_per_s", "p50_us", "p99_us"], ["req_per_s", "p99_us"])
 
 
 def redis_table(res, workload):
+    ref = res.reference
     return figure_table(res, workload,
-                        "| system | SET/s | GET/s | SET p99 µs | GET p99 µs | SET vs lf | GET vs lf |",
+                        f"| system | SET/s | GET/s | SET p99 µs | GET p99 µs | SET vs {ref} | GET vs {ref} |",
                         ["set_per_s", "get_per_s", "set_p99_us", "get_p99_us"],
                         ["set_per_s", "get_per_s"])
 
 
 def idle_table(res, workload):
     ref = res.reference
-    lines = ["| system | bytes resident per idle connection | RSS before → after (KiB) | vs lf |",
+    lines = [f"| system | bytes resident per idle connection | RSS before → after (KiB) | vs {ref} |",
              "|---|---:|---:|---:|"]
     for system in res.systems(workload):
         errs = res.errors(workload, system)
@@ -359,9 +364,10 @@ def render(res, results_path, doc_path):
     w(f"- server threads: {meta['threads']} (echo, bulk, HTTP, Redis workloads; nginx gets as many "
       f"workers; redis-server is single-threaded as shipped); {meta['mixed_threads']} in the mixed "
       "workload for every multi-threaded system. `single` and the epoll floor always use one thread.")
-    w(f"- lf models measured: {', '.join(meta['lf_models'])}; **lf** (bold) is the reference of every "
-      "ratio. Columns \"vs lf\" are system / lf: above 1 the system is faster (throughput) or slower "
-      "(latency) than lf.")
+    ref = res.reference
+    w(f"- lf models measured: {', '.join(meta['lf_models'])}; **{ref}** (bold), the default model, "
+      f"is the reference of every ratio. Columns \"vs {ref}\" are system / {ref}: above 1 the "
+      f"system is faster (throughput) or slower (latency) than {ref}.")
     w("- the Leader/Followers variants (docs/architecture.md): `lf` EPOLLONESHOT, re-armed after "
       "every event; `lf-et` edge triggered, armed once; `lf-spin` a new follower spins before it "
       "sleeps; `lf-handoff` the leader hands each event to a waiting follower and keeps leading "

@@ -147,6 +147,16 @@ class Suite:
         found = [m for m in LF_MODELS if m in words]
         return found or ["lf"]
 
+    def default_model(self):
+        """The model lf-echo runs without --model ("default: NAME" in --help), else lf."""
+        try:
+            text = subprocess.run([self.app("lf-echo"), "--help"], capture_output=True, text=True,
+                                  timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return "lf"
+        found = re.search(r"\(default: ([a-z][a-z0-9-]*)\)", text)
+        return found.group(1) if found else "lf"
+
     def lf_command(self, program, model, port, threads, extra=()):
         cmd = [self.app(program), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warn"]
         if self.models is not None:
@@ -436,8 +446,9 @@ http {{
                               "Leader/Followers dispatcher is measured.")
         if self.args.models:
             self.lf_models = [m for m in self.args.models.split(",") if m]
-        if "lf" in self.lf_models:  # the reference goes first
-            self.lf_models = ["lf"] + [m for m in self.lf_models if m != "lf"]
+        self.reference = self.default_model()
+        if self.reference in self.lf_models:  # the reference goes first
+            self.lf_models = [self.reference] + [m for m in self.lf_models if m != self.reference]
         work = self.plan()
         names = [w for w, _, _ in work] + ["callgrind", "micro"]
         unknown = [o for o in self.only if not any(named(n, o) for n in names)]
@@ -473,6 +484,7 @@ http {{
             "pinning": ("server: taskset -c 0; load generators: taskset -c 1; log_bench and "
                         "handoff_bench unpinned (2 threads)") if self.pin else "none (fewer than 2 CPUs)",
             "lf_models": self.lf_models,
+            "reference": self.reference,
             "only": self.only,
             "model_flag": self.models is not None,
             "build_dir": self.build,
