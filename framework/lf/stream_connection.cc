@@ -27,9 +27,8 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
   connected_.store(true, std::memory_order_release);
   handle_set.register_handle(shared_from_this());
   metrics::add(metrics::Counter::kConnectionsOpened);
-  // After registration: a timer firing earlier could not notify us.
-  if (options_.idle_timeout.count() > 0) start_idle_timer(options_.idle_timeout);
-  // Runs on_connect() soon even if the peer stays silent.
+  // Runs on_connect() soon even if the peer stays silent; that first run starts the idle timer,
+  // so only the owning thread ever touches it.
   notify(event::kWake);
 }
 
@@ -187,6 +186,10 @@ void StreamConnection::handle_event(std::uint32_t events) {
   if (closed_) return;  // a stale event, or work queued before the close
   if (!started_) {
     started_ = true;
+    if (options_.idle_timeout.count() > 0) {
+      last_activity_ = last_touch_ = std::chrono::steady_clock::now();
+      start_idle_timer(options_.idle_timeout);
+    }
     on_connect();
     if (closed_) return;
   }
@@ -343,9 +346,10 @@ bool StreamConnection::write_output() {
 }
 
 void StreamConnection::note_activity() {
-  if (!idle_timer_.valid()) return;
+  if (options_.idle_timeout.count() == 0) return;  // no clock read per message without a timeout
   const auto now = std::chrono::steady_clock::now();
   last_activity_ = now;
+  if (!idle_timer_.valid()) return;
   // Touching takes the wheel's lock: once per tick is enough, check_idle() looks at the time.
   if (now - last_touch_ >= options_.timers->tick()) {
     last_touch_ = now;
