@@ -220,6 +220,14 @@ def targets(res):
     def model(name):
         return name if name in res.systems("echo-16-100") else None
 
+    for threads, limit in ((1, 400), (2, 500)):
+        per = next(((r.get("metrics") or {}).get("instructions_per_message")
+                    for r in res.runs if r["workload"] == "callgrind" and r["system"] == ref
+                    and r.get("threads") == threads), None)
+        add(f"1. echo 16 B, 20 conns, callgrind, {threads} thread(s)",
+            f"{ref} <= {limit} user-space instructions per message",
+            fmt_num(per), None if per is None else per <= limit)
+
     w = "echo-16-100"
     floor = res.ratio(w, ref, "epoll floor", "msgs_per_s")
     add("1. echo 16 B, 100 conns", "lf >= 0.95x raw epoll floor", fmt_ratio(floor),
@@ -423,6 +431,17 @@ def render(res, results_path, doc_path):
           "epoll floor always run one.\n")
         w(callgrind_table(res))
         w("")
+        w("What keeps lf's count down is one ownership rule (docs/architecture.md, \"Who owns a "
+          "connection\"): the thread running a connection's hooks owns its buffers and state, "
+          "with no lock; `send()` from the connection's own hooks appends to its output "
+          "directly, while `send()` from other threads goes to a small locked inbox that the "
+          "owner empties when it runs. A connection borrows the running thread's spare buffers "
+          "while it has input or output and gives them back when they are empty, so idle "
+          "connections hold no buffer and a steady flow of small messages allocates nothing "
+          "(tests/alloc_free_test.cc). Handler authors: touch a connection's state only from its "
+          "own hooks; from anywhere else use `send`, `shutdown`, `force_close`, "
+          "`pause_reading`, `deliver_buffered_input` and the read-only `output_bytes`, "
+          "`output_full`, `connected`.\n")
     w("## 2. Echo bulk, 64 KiB messages, 10 connections\n")
     w(echo_table(res, "bulk-64k-10", "mib_per_s", "MiB/s"))
     w("")
