@@ -58,6 +58,36 @@ void StreamConnection::give_back_storage(Buffer& buffer, Buffer& spare) noexcept
   }
 }
 
+StreamConnection::~StreamConnection() { delete inbox_.load(std::memory_order_acquire); }
+
+StreamConnection::Inbox& StreamConnection::inbox() {
+  Inbox* box = inbox_.load(std::memory_order_seq_cst);
+  if (box != nullptr) return *box;
+  auto fresh = std::make_unique<Inbox>();
+  if (inbox_.compare_exchange_strong(box, fresh.get(), std::memory_order_seq_cst)) {
+    return *fresh.release();
+  }
+  return *box;  // another thread created it first
+}
+
+template <typename Append>
+void StreamConnection::send_from_other_thread(Append append) {
+  Inbox& box = inbox();
+  bool was_empty = false;
+  {
+    std::lock_guard lock(box.mutex);
+    // seq_cst with close_now(): either it sees this inbox and empties it, or we see the close.
+    if (output_closed_.load(std::memory_order_seq_cst)) return;
+    was_empty = box.queue.empty();
+    append(box.queue);
+    box.bytes.store(box.queue.bytes(), std::memory_order_release);
+    box.files.store(box.queue.files(), std::memory_order_release);
+    inbox_pending_.store(true, std::memory_order_release);
+  }
+  // A non-empty inbox has a wakeup on its way: the owner empties it when it runs.
+  if (was_empty) notify(event::kWake);
+}
+
 void StreamConnection::send(std::string_view data) {
   if (data.empty()) return;
   if (in_processing()) {
@@ -69,17 +99,7 @@ void StreamConnection::send(std::string_view data) {
     publish_output_size();
     return;  // our processing flushes before it returns
   }
-  bool was_empty = false;
-  {
-    std::lock_guard lock(inbox_mutex_);
-    if (inbox_closed_) return;
-    was_empty = inbox_.empty();
-    inbox_.append(data);
-    inbox_size_.store(inbox_.bytes(), std::memory_order_release);
-    inbox_pending_.store(true, std::memory_order_release);
-  }
-  // A non-empty inbox has a wakeup on its way: the owner empties it when it runs.
-  if (was_empty) notify(event::kWake);
+  send_from_other_thread([data](OutputQueue& queue) { queue.append(data); });
 }
 
 void StreamConnection::send(Buffer& data) {
@@ -110,26 +130,33 @@ void StreamConnection::send_file(UniqueFd file, std::uint64_t offset, std::uint6
     publish_output_size();
     return;
   }
-  bool was_empty = false;
-  {
-    std::lock_guard lock(inbox_mutex_);
-    if (inbox_closed_) return;
-    was_empty = inbox_.empty();
-    inbox_.append_file(std::move(file), offset, count);
-    inbox_files_.store(inbox_.files(), std::memory_order_release);
-    inbox_pending_.store(true, std::memory_order_release);
-  }
-  if (was_empty) notify(event::kWake);
+  send_from_other_thread([&file, offset, count](OutputQueue& queue) {
+    queue.append_file(std::move(file), offset, count);
+  });
 }
 
 void StreamConnection::take_inbox() {
-  std::lock_guard lock(inbox_mutex_);
+  Inbox& box = *inbox_.load(std::memory_order_acquire);  // pending: it exists
+  std::lock_guard lock(box.mutex);
   inbox_pending_.store(false, std::memory_order_relaxed);
-  output_.splice(inbox_);
-  // Counted in output_size_ before it leaves inbox_size_: a reader may see it twice, never not.
+  output_.splice(box.queue);
+  // Counted in output_size_ before it leaves the inbox's count: a reader may see it twice,
+  // never not at all.
   publish_output_size();
-  inbox_size_.store(0, std::memory_order_release);
-  inbox_files_.store(0, std::memory_order_release);
+  box.bytes.store(0, std::memory_order_release);
+  box.files.store(0, std::memory_order_release);
+}
+
+std::size_t StreamConnection::output_bytes() const noexcept {
+  const Inbox* box = inbox_.load(std::memory_order_acquire);
+  return output_size_.load(std::memory_order_acquire) +
+         (box != nullptr ? box->bytes.load(std::memory_order_acquire) : 0);
+}
+
+std::size_t StreamConnection::queued_files() const noexcept {
+  const Inbox* box = inbox_.load(std::memory_order_acquire);
+  return output_files_.load(std::memory_order_acquire) +
+         (box != nullptr ? box->files.load(std::memory_order_acquire) : 0);
 }
 
 void StreamConnection::publish_output_size() noexcept {
@@ -449,11 +476,13 @@ void StreamConnection::close_with_report(std::string_view why) {
 void StreamConnection::discard_output() noexcept {
   output_.clear();
   publish_output_size();
-  std::lock_guard lock(inbox_mutex_);
-  inbox_.clear();
+  Inbox* box = inbox_.load(std::memory_order_seq_cst);
+  if (box == nullptr) return;
+  std::lock_guard lock(box->mutex);
+  box->queue.clear();
   inbox_pending_.store(false, std::memory_order_relaxed);
-  inbox_size_.store(0, std::memory_order_release);
-  inbox_files_.store(0, std::memory_order_release);
+  box->bytes.store(0, std::memory_order_release);
+  box->files.store(0, std::memory_order_release);
 }
 
 void StreamConnection::close_now() {
@@ -461,10 +490,7 @@ void StreamConnection::close_now() {
   closed_ = true;
   connected_.store(false, std::memory_order_release);
   if (idle_timer_.valid()) options_.timers->cancel(std::exchange(idle_timer_, TimerId{}));
-  {
-    std::lock_guard lock(inbox_mutex_);
-    inbox_closed_ = true;  // later sends from other threads are dropped
-  }
+  output_closed_.store(true, std::memory_order_seq_cst);  // later sends from other threads drop
   discard_output();
   // The listener may accept another connection in its place (released before this one leaves
   // the HandleSet, so whoever sees it gone also sees the slot free).

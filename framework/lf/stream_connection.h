@@ -44,7 +44,7 @@ class StreamConnection : public EventHandler {
   static constexpr std::size_t kDefaultHighWaterMark = 64 * 1024 * 1024;
 
   StreamConnection() = default;
-  ~StreamConnection() override = default;
+  ~StreamConnection() override;
 
   // Thread safe. Queues data for the peer; dropped once the connection is closed.
   void send(std::string_view data);
@@ -75,10 +75,7 @@ class StreamConnection : public EventHandler {
   [[nodiscard]] bool connected() const noexcept { return connected_.load(std::memory_order_acquire); }
   // Thread safe. Bytes of queued output held in memory (file ranges queued by send_file are not
   // counted).
-  [[nodiscard]] std::size_t output_bytes() const noexcept {
-    return output_size_.load(std::memory_order_acquire) +
-           inbox_size_.load(std::memory_order_acquire);
-  }
+  [[nodiscard]] std::size_t output_bytes() const noexcept;
   // Thread safe. True when the queued output (plus `more` bytes about to be queued) is above the
   // high-water mark, or many files wait to be sent. A handler that answers several requests in
   // one on_message() stops when this is true and leaves the rest in the input: on_message() runs
@@ -153,10 +150,21 @@ class StreamConnection : public EventHandler {
   // Moves what other threads sent into the output (owner only).
   void take_inbox();
   // Files queued by send_file(), in the output and the inbox.
-  [[nodiscard]] std::size_t queued_files() const noexcept {
-    return output_files_.load(std::memory_order_acquire) +
-           inbox_files_.load(std::memory_order_acquire);
-  }
+  [[nodiscard]] std::size_t queued_files() const noexcept;
+  // Output sent by other threads, moved into output_ by the owner. Created by the first send
+  // from another thread: most connections never get one, and an idle connection stays small.
+  struct Inbox {
+    std::mutex mutex;
+    OutputQueue queue;  // guarded by mutex
+    std::atomic<std::size_t> bytes{0};
+    std::atomic<std::size_t> files{0};
+  };
+  // The inbox, created if there is none yet.
+  Inbox& inbox();
+  // Queues what `append` puts into the inbox's queue (unless the connection closed) and wakes
+  // the owner if the inbox was empty.
+  template <typename Append>
+  void send_from_other_thread(Append append);
   // The owner's queue changed: publish its size for output_bytes() and output_full().
   void publish_output_size() noexcept;
   // Drops what is queued for the peer, from the owner's output and the inbox.
@@ -203,15 +211,12 @@ class StreamConnection : public EventHandler {
   // The output, owned by the running thread (no lock).
   OutputQueue output_;
   // Output sent by other threads, moved into output_ by the owner.
-  std::mutex inbox_mutex_;
-  OutputQueue inbox_;         // guarded by inbox_mutex_
-  bool inbox_closed_ = false; // guarded by inbox_mutex_: the connection closed, drop sends
+  std::atomic<Inbox*> inbox_{nullptr};  // owned: deleted with the connection
   std::atomic<bool> inbox_pending_{false};  // the inbox holds something
-  // Sizes of output_ and inbox_, readable from any thread (output_bytes, output_full).
+  std::atomic<bool> output_closed_{false};  // closed: sends from other threads are dropped
+  // Sizes of output_, readable from any thread (output_bytes, output_full).
   std::atomic<std::size_t> output_size_{0};
   std::atomic<std::size_t> output_files_{0};
-  std::atomic<std::size_t> inbox_size_{0};
-  std::atomic<std::size_t> inbox_files_{0};
 };
 
 }  // namespace lf
