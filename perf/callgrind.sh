@@ -88,7 +88,9 @@ stop() {
 measure() {
   local seconds=$1 port out arg
   out="$work/callgrind.$seconds"
-  port=$((20000 + RANDOM % 20000))
+  # A port nothing uses now, chosen by the kernel (a random one could be the local port of a
+  # connection another workload left in TIME_WAIT, and the server's bind would fail).
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   local argv=()
   for arg in "${server[@]}"; do argv+=("${arg//\{port\}/$port}"); done
   "${server_pin[@]}" env --default-signal=INT valgrind --tool=callgrind --callgrind-out-file="$out" \
