@@ -238,9 +238,25 @@ TEST_P(PeerClose, SendThenCloseReleasesTheConnection) {
   }
 }
 
+// An upload followed by a half-close: the server reads it all and then the FIN, although the FIN
+// was reported (edge triggered: once) while megabytes were still unread, and closes.
+TEST_P(PeerClose, UploadThenHalfCloseIsReadToTheEnd) {
+  const auto [model, size] = GetParam();
+  test::BackgroundServer<DiscardConnection> server(test_options(model));
+  for (int round = 0; round < 10; ++round) {
+    TestClient client(server.address());
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.send_all(test::random_bytes(size, 2)));
+    client.shutdown_write();
+    ASSERT_TRUE(read_to_eof(client.fd(), 5s).eof)
+        << "round " << round << ": the server never saw the FIN behind the upload";
+  }
+  EXPECT_TRUE(wait_for_connections(server.server(), 0));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     connection, PeerClose,
-    ::testing::Combine(test::every_model(), ::testing::Values(std::size_t{13}, 2 * kMiB)),
+    ::testing::Combine(test::every_model(), ::testing::Values(std::size_t{13}, 2 * kMiB, 8 * kMiB)),
     [](const auto& test_info) {
       return test::model_name(std::get<0>(test_info.param)) + "_" +
              std::to_string(std::get<1>(test_info.param)) + "Bytes";

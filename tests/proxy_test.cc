@@ -117,7 +117,12 @@ TEST_F(ProxyFixture, OneMebibyteBothWaysIntactThenHalfCloseComesBack) {
 TEST_F(ProxyFixture, SlowReaderBoundsTheProxysBuffers) {
   test::TestClient client(proxy_address_);
   ASSERT_TRUE(client.connected());
-  const std::string data = test::random_bytes(24 * 1024 * 1024, 43);
+  // A small receive buffer the kernel may not grow (setting it turns autotuning off), and more
+  // data than the sockets on the path hold even when autotuned (tcp_rmem's maximum is 32 MiB
+  // on some machines): the writer must stall, so the proxy is the one holding back.
+  const int small = 64 * 1024;
+  ASSERT_EQ(::setsockopt(client.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  const std::string data = test::random_bytes(64 * 1024 * 1024, 43);
   std::size_t downstream_output = 0;
   std::size_t upstream_output = 0;
   bool stalled = false;
@@ -130,7 +135,7 @@ TEST_F(ProxyFixture, SlowReaderBoundsTheProxysBuffers) {
   });
   ASSERT_EQ(echoed.size(), data.size());
   EXPECT_EQ(test::checksum(echoed), test::checksum(data));
-  // 24 MiB are more than the socket buffers of the path hold, so the writer stalled; the proxy
+  // 64 MiB are more than the socket buffers of the path hold, so the writer stalled; the proxy
   // then held at most the high-water mark plus one read per side.
   EXPECT_TRUE(stalled);
   EXPECT_LE(downstream_output, kHighWaterMark + 512 * 1024);

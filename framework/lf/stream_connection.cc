@@ -72,6 +72,7 @@ StreamConnection::Inbox& StreamConnection::inbox() {
 
 template <typename Append>
 void StreamConnection::send_from_other_thread(Append append) {
+  if (output_closed_.load(std::memory_order_acquire)) return;  // no inbox for a closed connection
   Inbox& box = inbox();
   bool was_empty = false;
   {
@@ -233,12 +234,15 @@ void StreamConnection::handle_event(std::uint32_t events) {
     if (input_.readable_bytes() > 0) deliver_input();
     if (closed_) return;
   }
+  // Remembered: edge triggered, the kernel reports the FIN once, and a round may end (read
+  // limit, backpressure, a pause) before the reads reach it.
+  if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hangup_reported_ = true;
   constexpr std::uint32_t kInputEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
   // A held connection still reads on a hang-up (epoll reports it whatever the interest, so
   // ignoring it would spin); what is left is bounded by the socket's receive buffer.
   if ((events & kInputEvents) != 0 && !reading_paused_ && !peer_closed_ &&
       (!held || (events & (EPOLLHUP | EPOLLERR)) != 0)) {
-    read_input(events);
+    read_input();
     if (closed_) return;
   }
   const bool output_done = flush_output();
@@ -246,7 +250,10 @@ void StreamConnection::handle_event(std::uint32_t events) {
   apply_backpressure();
   // Closing or half-closing waits until nothing is owed: no output left or still to be produced
   // (a streaming on_write_complete), no buffered input waiting to be answered.
-  if (output_done && !redeliver_input_.load(std::memory_order_acquire)) {
+  // Bytes another thread queued since the flush are owed too (a send then shutdown() from a
+  // thread other than ours: the bytes must go before the FIN).
+  if (output_done && !redeliver_input_.load(std::memory_order_acquire) &&
+      !inbox_pending_.load(std::memory_order_acquire)) {
     if (peer_closed_ && (close_on_peer_close_ || write_shut_)) {
       close_now();  // the peer finished and has all our answers
       return;
@@ -270,14 +277,15 @@ void StreamConnection::handle_event(std::uint32_t events) {
   give_back_storage(input_, t_spare.input);
 }
 
-void StreamConnection::read_input(std::uint32_t events) {
+void StreamConnection::read_input() {
   // A short read (fewer bytes than asked) means the socket is drained. Level triggered
   // (kOneShot), anything left, such as a FIN queued behind the data, is reported again when the
   // handle is re-armed. Edge triggered, bytes or a FIN arriving after the read are a new edge
   // (the kernel reports every arrival), so the short read is enough too, with neither an
-  // epoll_ctl nor a read that returns EAGAIN; only a FIN already reported must be read to EOF.
-  const bool until_eagain = handle_set()->suspension() == Suspension::kEdgeTriggered &&
-                            (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  // epoll_ctl nor a read that returns EAGAIN; only once a FIN was reported (in this round or an
+  // earlier one) we read on to EOF.
+  const bool until_eagain =
+      handle_set()->suspension() == Suspension::kEdgeTriggered && hangup_reported_;
   borrow_storage(input_, t_spare.input);
   for (int i = 0; i < kMaxReadsPerRound; ++i) {
     const std::size_t asked = input_.read_capacity();

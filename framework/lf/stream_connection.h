@@ -136,8 +136,8 @@ class StreamConnection : public EventHandler {
   static void borrow_storage(Buffer& buffer, Buffer& spare);
   static void give_back_storage(Buffer& buffer, Buffer& spare) noexcept;
 
-  // Reads and delivers what the socket holds; `events` are the epoll bits that woke us.
-  void read_input(std::uint32_t events);
+  // Reads and delivers what the socket holds.
+  void read_input();
   // Runs on_message() on the buffered input, then pauses reading if the output went over the mark.
   void deliver_input();
   // Writes the output and runs on_write_complete() for as long as it refills the output. True
@@ -201,6 +201,7 @@ class StreamConnection : public EventHandler {
   bool write_shut_ = false;      // our FIN is sent
   bool reading_paused_ = false;  // output above the high-water mark
   bool want_write_ = false;      // output left after EAGAIN: watch EPOLLOUT
+  bool hangup_reported_ = false; // an event said the peer closed: read to EOF
 
   // Idle timeout; written at open(), then used by the processing thread only.
   ConnectionOptions options_;

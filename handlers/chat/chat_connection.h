@@ -55,8 +55,8 @@ class ChatConnection : public StreamConnection {
   bool joined_ = false;
   bool discarding_ = false;  // dropping the rest of a line that was too long
 
-  // Lock order: delivery_mutex_, then ChatRoom::mutex_ or the connection's output lock (inside
-  // send() and output_bytes()); nothing takes delivery_mutex_ while holding either.
+  // Lock order: delivery_mutex_, then ChatRoom::mutex_ or the connection's inbox lock (inside
+  // send() from another thread); nothing takes delivery_mutex_ while holding either.
   std::mutex delivery_mutex_;
   std::uint64_t dropped_ = 0;  // guarded by delivery_mutex_: messages missed since the last notice
 };

@@ -57,10 +57,10 @@ bool ChatRoom::rename(const std::string& old_name, const std::string& name) {
 }
 
 void ChatRoom::broadcast(std::string_view line, const ChatConnection* except) const {
-  // send() is not called under mutex_. It takes the member's output lock and may wake a
+  // send() is not called under mutex_. It takes the member's inbox lock and may wake a
   // ThreadSet thread (the HandleSet's post-queue lock). Under the room lock, every broadcast,
   // join and leave of the room would queue behind one sender's whole loop, and the lock order
-  // room -> connection output -> HandleSet would deadlock the day any of those paths calls into
+  // room -> connection inbox -> HandleSet would deadlock the day any of those paths calls into
   // the room. So the lock is held only to copy the snapshot pointer; a member that leaves during
   // the loop may still be offered the line, and send() drops it once the connection is closed.
   std::shared_ptr<const Members> members;

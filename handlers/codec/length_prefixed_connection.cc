@@ -27,7 +27,8 @@ void LengthPrefixedConnection::send_frame(Buffer& payload) {
     payload.swap(copy);
   }
   payload.prepend_int32(static_cast<std::int32_t>(size));
-  // One send(): the header and its payload are queued together under the output lock.
+  // One send(): the header and its payload are queued together, so frames sent from several
+  // threads never interleave.
   send(payload);
 }
 
