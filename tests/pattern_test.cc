@@ -267,15 +267,16 @@ TEST(SynchronizerTest, HandOffGivesTheEventToAFollowerAndKeepsTheToken) {
   Synchronizer sync;
   Synchronizer::Follower leader_slot;
   ASSERT_EQ(sync.join(leader_slot), Synchronizer::Turn::kLead);
-  std::shared_ptr<EventHandler> event = std::make_shared<WakeHandler>();
+  auto owner = std::make_shared<WakeHandler>();
+  EventHandler* event = owner.get();
   EXPECT_FALSE(sync.hand_off(event));  // no follower waits: the caller keeps its event
-  ASSERT_NE(event, nullptr);
+  ASSERT_EQ(event, owner.get());
 
   Synchronizer::Follower follower_slot;
-  std::promise<std::pair<Synchronizer::Turn, std::shared_ptr<EventHandler>>> got;
+  std::promise<std::pair<Synchronizer::Turn, EventHandler*>> got;
   std::thread follower([&] {
     const Synchronizer::Turn turn = sync.join(follower_slot);
-    got.set_value({turn, std::move(follower_slot.event)});
+    got.set_value({turn, std::exchange(follower_slot.event, nullptr)});
   });
   ASSERT_TRUE(eventually([&] { return sync.followers() == 1u; }));
   ASSERT_TRUE(sync.hand_off(event));
@@ -283,7 +284,7 @@ TEST(SynchronizerTest, HandOffGivesTheEventToAFollowerAndKeepsTheToken) {
   const auto [turn, handed] = got.get_future().get();
   follower.join();
   EXPECT_EQ(turn, Synchronizer::Turn::kProcess);
-  EXPECT_NE(handed, nullptr);
+  EXPECT_EQ(handed, owner.get());
 
   // The caller still leads: the token is not free, so a thread that joins now follows.
   std::thread next([&] { EXPECT_EQ(sync.join(follower_slot), Synchronizer::Turn::kLead); });
@@ -366,6 +367,102 @@ TEST(ThreadSetTest, StopFromInsideAHandlerJoinsEveryThread) {
   threads.join();  // returns only when every thread has left
   for (const ThreadState state : threads.states()) EXPECT_EQ(state, ThreadState::kStopped);
   handle_set.remove_handle(*stopper);
+}
+
+// Queued and running handlers travel as bare pointers: the HandleSet must keep a removed handler
+// alive while it is scheduled, and keep a posted handler alive (with its poster's reference)
+// until it has run. Under ASan a use after free shows here.
+struct Lifetime {
+  std::atomic<int> runs{0};
+  std::atomic<bool> destroyed{false};
+  std::atomic<bool> freed_while_running{false};
+  std::atomic<bool> release{false};
+};
+
+class ObservedHandler : public WakeHandler {
+ public:
+  ObservedHandler(Lifetime& lifetime, bool remove_and_hold)
+      : lifetime_(lifetime), remove_and_hold_(remove_and_hold) {}
+  ~ObservedHandler() override { lifetime_.destroyed.store(true); }
+  void handle_event(std::uint32_t events) override {
+    if (remove_and_hold_) {
+      handle_set()->remove_handle(*this);
+      while (!lifetime_.release.load()) std::this_thread::sleep_for(1ms);
+      if (lifetime_.destroyed.load()) lifetime_.freed_while_running.store(true);
+    }
+    WakeHandler::handle_event(events);
+    lifetime_.runs.fetch_add(1);
+  }
+
+ private:
+  Lifetime& lifetime_;
+  const bool remove_and_hold_;
+};
+
+// Runs `other` once more and waits for it: the leader has then been through wait_for_event,
+// where it frees what it may free.
+void cycle_leader(WakeHandler& other) {
+  const std::uint64_t before = other.runs_.load();
+  other.notify(event::kWake);
+  ASSERT_TRUE(eventually([&] { return other.runs_.load() > before; }));
+}
+
+TEST_P(PatternTest, ARemovedHandlerLivesUntilItsRunEnds) {
+  HandleSet handle_set(GetParam().suspension);
+  ThreadSet threads(handle_set, options(2));
+  Lifetime lifetime;
+  auto other = std::make_shared<WakeHandler>();
+  handle_set.register_handle(other);
+  {
+    auto handler = std::make_shared<ObservedHandler>(lifetime, /*remove_and_hold=*/true);
+    handle_set.register_handle(handler);
+    handler->notify(event::kWake);
+  }  // only the HandleSet holds it now
+  threads.start();
+  ASSERT_TRUE(eventually([&] { return handle_set.size() == 1; }));  // it removed itself
+  // It removed itself and is still running: the other thread leads through several waits.
+  for (int i = 0; i < 5; ++i) cycle_leader(*other);
+  EXPECT_FALSE(lifetime.destroyed.load()) << "freed while it was running";
+  lifetime.release = true;
+  ASSERT_TRUE(eventually([&] {
+    if (lifetime.destroyed.load()) return true;
+    cycle_leader(*other);  // the next wait frees it, now that it is no longer scheduled
+    return lifetime.destroyed.load();
+  }));
+  EXPECT_EQ(lifetime.runs.load(), 1);
+  EXPECT_FALSE(lifetime.freed_while_running.load());
+  threads.stop();
+  threads.join();
+  handle_set.remove_handle(*other);
+}
+
+TEST_P(PatternTest, AHandlerKeptOnlyByItsNotifierOutlivesItsRun) {
+  HandleSet handle_set(GetParam().suspension);
+  ThreadSet threads(handle_set, options(2));
+  Lifetime lifetime;
+  auto other = std::make_shared<WakeHandler>();
+  handle_set.register_handle(other);
+  auto handler = std::make_shared<ObservedHandler>(lifetime, /*remove_and_hold=*/false);
+  handle_set.register_handle(handler);
+  threads.start();
+  handler->notify(event::kClose);  // the default handle_close() removes it
+  ASSERT_TRUE(eventually([&] {
+    cycle_leader(*other);
+    return handler.use_count() == 1;  // the HandleSet let go of it
+  }));
+  // Posted with the caller's reference, which the caller then drops at once.
+  handler->notify(event::kWake);
+  handler.reset();
+  ASSERT_TRUE(eventually([&] { return lifetime.runs.load() == 1; }));
+  ASSERT_TRUE(eventually([&] {
+    if (lifetime.destroyed.load()) return true;
+    cycle_leader(*other);
+    return lifetime.destroyed.load();
+  }));
+  EXPECT_EQ(lifetime.runs.load(), 1);
+  threads.stop();
+  threads.join();
+  handle_set.remove_handle(*other);
 }
 
 }  // namespace

@@ -82,6 +82,9 @@ class EventHandler : public std::enable_shared_from_this<EventHandler> {
   [[nodiscard]] bool mark_ready(std::uint32_t bits) noexcept {
     return (state_.fetch_or(bits | kScheduled, std::memory_order_acq_rel) & kScheduled) == 0;
   }
+  [[nodiscard]] bool scheduled() const noexcept {
+    return (state_.load(std::memory_order_acquire) & kScheduled) != 0;
+  }
   // Runs the pending events until none are left. True when the handler is still busy after
   // kMaxRounds and must be queued again (it stays scheduled).
   [[nodiscard]] bool run();

@@ -34,9 +34,9 @@ void EventLoop::loop() {
   HandleSet::ReadyList batch;
   while (!stopping_.load(std::memory_order_acquire)) {
     handle_set_.wait_for_event(batch, -1);
-    for (auto& handler : batch) {
+    for (EventHandler* handler : batch) {
       // A handler still busy after its rounds waits behind the others (fairness).
-      if (Dispatcher::run_handler(*handler)) handle_set_.post(std::move(handler));
+      if (Dispatcher::run_handler(*handler)) handle_set_.post_again(*handler);
     }
     batch.clear();
   }

@@ -51,7 +51,7 @@ bool HalfSyncHalfAsyncDispatcher::contains_this_thread() const noexcept {
 void HalfSyncHalfAsyncDispatcher::enqueue(HandleSet::ReadyList& batch) {
   {
     std::lock_guard lock(mutex_);
-    for (auto& handler : batch) queue_.push(std::move(handler));
+    for (EventHandler* handler : batch) queue_.push(handler);
   }
   // One worker per handler, never more than there are workers.
   const std::size_t wake = std::min(batch.size(), worker_count_);
@@ -76,7 +76,7 @@ void HalfSyncHalfAsyncDispatcher::io_main() {
 void HalfSyncHalfAsyncDispatcher::worker_main() {
   t_dispatcher = this;
   for (;;) {
-    std::shared_ptr<EventHandler> handler;
+    EventHandler* handler = nullptr;
     {
       std::unique_lock lock(mutex_);
       ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -86,7 +86,7 @@ void HalfSyncHalfAsyncDispatcher::worker_main() {
     if (run_handler(*handler)) {
       // Still busy after its rounds: to the back of the queue, still scheduled.
       std::lock_guard lock(mutex_);
-      queue_.push(std::move(handler));
+      queue_.push(handler);
     }
   }
 }

@@ -3,7 +3,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <system_error>
 
 #include "lf/event_handler.h"
@@ -70,6 +72,7 @@ void HandleSet::remove_handle(EventHandler& handler) {
   epoll_control(epoll_fd_.get(), EPOLL_CTL_DEL, handler.handle(), 0, nullptr);
   handler.registered_ = false;
   removed_.push_back(std::move(it->second));
+  has_removed_.store(true, std::memory_order_release);
   registry_.erase(it);
 }
 
@@ -86,14 +89,30 @@ bool HandleSet::resume_handle(EventHandler& handler) {
   return true;
 }
 
-std::size_t HandleSet::wait_for_event(ReadyList& ready, int timeout_ms) {
-  {
-    // No pointer returned by an earlier epoll_wait is left unconverted, and handlers removed
-    // before this point cannot be returned by the epoll_wait below: free them now.
-    ReadyList doomed;
+void HandleSet::move_unscheduled(std::vector<std::shared_ptr<EventHandler>>& from,
+                                 std::vector<std::shared_ptr<EventHandler>>& to) {
+  // A scheduled handler is still queued or running (the queues hold bare pointers): its
+  // reference stays until a later wait. Nothing can schedule it again unless it is still
+  // registered, or a thread that holds a reference of its own notifies it.
+  const auto unscheduled = std::partition(from.begin(), from.end(), [](const auto& handler) {
+    return handler->scheduled();
+  });
+  to.insert(to.end(), std::make_move_iterator(unscheduled), std::make_move_iterator(from.end()));
+  from.erase(unscheduled, from.end());
+}
+
+void HandleSet::free_unscheduled() {
+  std::vector<std::shared_ptr<EventHandler>> doomed;  // destroyed after the lock is released
+  if (!taken_refs_.empty()) move_unscheduled(taken_refs_, doomed);
+  if (has_removed_.load(std::memory_order_acquire)) {
     std::lock_guard lock(registry_mutex_);
-    doomed.swap(removed_);
+    move_unscheduled(removed_, doomed);
+    has_removed_.store(!removed_.empty(), std::memory_order_relaxed);
   }
+}
+
+std::size_t HandleSet::wait_for_event(ReadyList& ready, int timeout_ms) {
+  if (!taken_refs_.empty() || has_removed_.load(std::memory_order_acquire)) free_unscheduled();
   const int n = ::epoll_wait(epoll_fd_.get(), events_.data(), static_cast<int>(events_.size()),
                              timeout_ms);
   if (n < 0) return 0;  // EINTR: the caller simply waits again
@@ -104,26 +123,40 @@ std::size_t HandleSet::wait_for_event(ReadyList& ready, int timeout_ms) {
     if (handler == nullptr) {
       woken = true;
     } else if (handler->mark_ready(events_[static_cast<std::size_t>(i)].events)) {
-      // Alive: it is registered, or in removed_, which only this thread frees.
-      ready.push_back(handler->shared_from_this());
+      // Alive: it is registered, or in removed_, which keeps it while it is scheduled.
+      ready.push_back(handler);
     }
   }
   if (woken) {
     drain_wakeup();
-    std::lock_guard lock(posted_mutex_);
-    for (auto& handler : posted_) ready.push_back(std::move(handler));
-    posted_.clear();
+    take_posted(ready);
   }
   return ready.size() - before;
 }
 
+void HandleSet::take_posted(ReadyList& ready) {
+  std::lock_guard lock(posted_mutex_);
+  ready.insert(ready.end(), posted_.begin(), posted_.end());
+  posted_.clear();
+  for (auto& ref : posted_refs_) taken_refs_.push_back(std::move(ref));
+  posted_refs_.clear();
+}
+
 void HandleSet::post(std::shared_ptr<EventHandler> handler) {
+  EventHandler& raw = *handler;
+  enqueue_posted(raw, std::move(handler));
+}
+
+void HandleSet::post_again(EventHandler& handler) { enqueue_posted(handler, nullptr); }
+
+void HandleSet::enqueue_posted(EventHandler& handler, std::shared_ptr<EventHandler> ref) {
   metrics::add(metrics::Counter::kHandOffs);
   bool was_empty = false;
   {
     std::lock_guard lock(posted_mutex_);
     was_empty = posted_.empty();
-    posted_.push_back(std::move(handler));
+    posted_.push_back(&handler);
+    if (ref) posted_refs_.push_back(std::move(ref));
   }
   // A non-empty queue has a wakeup on its way already: the leader drains the queue after it
   // consumes the eventfd, so one write serves every post until then.
@@ -162,15 +195,20 @@ std::vector<std::shared_ptr<EventHandler>> HandleSet::handlers() const {
 }
 
 void HandleSet::release_pending() {
-  ReadyList posted;
-  ReadyList removed;
+  std::vector<std::shared_ptr<EventHandler>> refs;
+  std::vector<std::shared_ptr<EventHandler>> removed;
   {
     std::lock_guard lock(posted_mutex_);
-    posted.swap(posted_);
+    posted_.clear();
+    refs.swap(posted_refs_);
   }
+  refs.insert(refs.end(), std::make_move_iterator(taken_refs_.begin()),
+              std::make_move_iterator(taken_refs_.end()));
+  taken_refs_.clear();
   {
     std::lock_guard lock(registry_mutex_);
     removed.swap(removed_);
+    has_removed_.store(false, std::memory_order_relaxed);
   }
 }
 

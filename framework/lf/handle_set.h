@@ -6,6 +6,7 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -31,7 +32,11 @@ enum class Suspension {
 
 class HandleSet {
  public:
-  using ReadyList = std::vector<std::shared_ptr<EventHandler>>;
+  // Ready handlers travel as bare pointers, with no reference count to touch per event: a
+  // scheduled handler (queued or running) is kept alive by its HandleSet. It is registered, or
+  // removed but kept until it is no longer scheduled, or posted from outside with a reference
+  // that the HandleSet keeps the same way.
+  using ReadyList = std::vector<EventHandler*>;
 
   // Throws std::system_error if epoll or eventfd cannot be created.
   explicit HandleSet(Suspension suspension = Suspension::kOneShot);
@@ -44,8 +49,8 @@ class HandleSet {
   void register_handle(std::shared_ptr<EventHandler> handler);
 
   // Stops demultiplexing; call it before closing the handle. The handler stays alive until no
-  // thread can reach it through an event fetched earlier. Call from the handler's processing, or
-  // when no ThreadSet thread runs.
+  // thread can reach it through an event fetched earlier and it is no longer scheduled (queued
+  // or running). Call from the handler's processing, or when no ThreadSet thread runs.
   void remove_handle(EventHandler& handler);
 
   // Re-arms the handle after processing (kOneShot) or updates its interest (kEdgeTriggered).
@@ -58,8 +63,12 @@ class HandleSet {
   // by post(). Returns how many it appended (0 on timeout or wakeup()).
   std::size_t wait_for_event(ReadyList& ready, int timeout_ms);
 
-  // Queues a handler whose state was already marked scheduled, and wakes the leader.
+  // Queues a handler whose state was already marked scheduled, and wakes the leader. The
+  // caller holds a reference, which the HandleSet keeps until the handler has run (notify()).
   void post(std::shared_ptr<EventHandler> handler);
+  // The same for a handler that is still scheduled since it was fetched (a busy handler sent to
+  // the back of the queue): the HandleSet already keeps it alive.
+  void post_again(EventHandler& handler);
 
   // Makes a wait_for_event() in progress (or the next one) return.
   void wakeup() noexcept;
@@ -76,6 +85,14 @@ class HandleSet {
  private:
   [[nodiscard]] std::uint32_t epoll_bits(std::uint32_t interest) const noexcept;
   void drain_wakeup() noexcept;
+  // Frees the removed handlers that are no longer scheduled, and the references of posted
+  // handlers that have run (leader only).
+  void free_unscheduled();
+  // Appends to `ready` the handlers queued by post() (leader only).
+  void take_posted(ReadyList& ready);
+  void enqueue_posted(EventHandler& handler, std::shared_ptr<EventHandler> ref);
+  static void move_unscheduled(std::vector<std::shared_ptr<EventHandler>>& from,
+                               std::vector<std::shared_ptr<EventHandler>>& to);
 
   const Suspension suspension_;
   UniqueFd epoll_fd_;
@@ -84,12 +101,18 @@ class HandleSet {
 
   mutable std::mutex registry_mutex_;
   std::unordered_map<const EventHandler*, std::shared_ptr<EventHandler>> registry_;
-  // Removed handlers whose pointers an earlier epoll_wait may still have returned. Freed by the
-  // leader before its next epoll_wait, when no such pointer can be left.
+  // Removed handlers that a ready list or a running thread may still point to. The leader frees
+  // them before an epoll_wait once they are no longer scheduled: then no earlier epoll_wait's
+  // pointer can be left, and no later one can return them.
   std::vector<std::shared_ptr<EventHandler>> removed_;
+  std::atomic<bool> has_removed_{false};  // removed_ is not empty: saves the lock per wait
 
   std::mutex posted_mutex_;
-  ReadyList posted_;
+  ReadyList posted_;                                    // guarded by posted_mutex_
+  std::vector<std::shared_ptr<EventHandler>> posted_refs_;  // guarded by posted_mutex_
+  // References of posted handlers the leader took, kept until they are no longer scheduled
+  // (leader only: whoever leads touches it, each after the previous leader).
+  std::vector<std::shared_ptr<EventHandler>> taken_refs_;
 };
 
 }  // namespace lf

@@ -17,14 +17,14 @@ class HandlerQueue {
   [[nodiscard]] bool empty() const noexcept { return head_ == items_.size(); }
   [[nodiscard]] std::size_t size() const noexcept { return items_.size() - head_; }
 
-  void push(std::shared_ptr<EventHandler> handler) {
+  void push(EventHandler* handler) {
     if (head_ >= kCompactAt && head_ * 2 >= items_.size()) compact();
-    items_.push_back(std::move(handler));
+    items_.push_back(handler);
   }
 
   // The oldest entry; the queue must not be empty.
-  [[nodiscard]] std::shared_ptr<EventHandler> pop() noexcept {
-    std::shared_ptr<EventHandler> handler = std::move(items_[head_++]);
+  [[nodiscard]] EventHandler* pop() noexcept {
+    EventHandler* handler = items_[head_++];
     if (head_ == items_.size()) {
       items_.clear();  // keeps the capacity
       head_ = 0;
@@ -46,8 +46,8 @@ class HandlerQueue {
     head_ = 0;
   }
 
-  std::vector<std::shared_ptr<EventHandler>> items_;
-  std::size_t head_ = 0;  // items_[0, head_) were popped (moved from)
+  std::vector<EventHandler*> items_;
+  std::size_t head_ = 0;  // items_[0, head_) were popped
 };
 
 }  // namespace lf

@@ -1,5 +1,7 @@
 #include "lf/synchronizer.h"
 
+#include <utility>
+
 #include "lf/event_handler.h"
 
 namespace lf {
@@ -64,15 +66,15 @@ bool Synchronizer::promote_new_leader() {
   return true;
 }
 
-bool Synchronizer::hand_off(std::shared_ptr<EventHandler>& handler) {
+bool Synchronizer::hand_off(EventHandler*& handler) {
   Follower* next = pop_follower(/*free_token=*/false);
   if (next == nullptr) return false;
-  next->event = std::move(handler);  // published by the release in signal()
+  next->event = std::exchange(handler, nullptr);  // published by the release in signal()
   signal(*next, kHandedOff);
   return true;
 }
 
-std::shared_ptr<EventHandler> Synchronizer::take_ready() {
+EventHandler* Synchronizer::take_ready() {
   if (ready_size_.load(std::memory_order_acquire) == 0) return nullptr;  // the common miss, unlocked
   std::lock_guard lock(ready_lock_);
   if (ready_.empty()) return nullptr;
@@ -80,13 +82,12 @@ std::shared_ptr<EventHandler> Synchronizer::take_ready() {
   return ready_.pop();
 }
 
-std::shared_ptr<EventHandler> Synchronizer::add_ready_and_take(
-    std::vector<std::shared_ptr<EventHandler>>& batch) {
+EventHandler* Synchronizer::add_ready_and_take(std::vector<EventHandler*>& batch) {
   if (batch.empty()) return nullptr;
-  auto first = std::move(batch.front());
+  EventHandler* first = batch.front();
   if (batch.size() > 1) {
     std::lock_guard lock(ready_lock_);
-    for (std::size_t i = 1; i < batch.size(); ++i) ready_.push(std::move(batch[i]));
+    for (std::size_t i = 1; i < batch.size(); ++i) ready_.push(batch[i]);
     ready_size_.store(ready_.size(), std::memory_order_release);
   }
   batch.clear();

@@ -23,7 +23,7 @@ class Synchronizer {
   // One per thread; it must outlive every call that names it.
   struct Follower {
     std::atomic<std::uint32_t> signal{0};
-    std::shared_ptr<EventHandler> event;  // set by hand_off() before the signal; taken by the owner
+    EventHandler* event = nullptr;  // set by hand_off() before the signal; taken by the owner
   };
 
   // What join() made of the calling thread.
@@ -47,13 +47,12 @@ class Synchronizer {
 
   // Leader: gives `handler` to the most recent follower, which processes it and then joins again;
   // the caller stays leader. False (and `handler` untouched) when no follower waits.
-  bool hand_off(std::shared_ptr<EventHandler>& handler);
+  bool hand_off(EventHandler*& handler);
 
   // Leader: the next event of the batch already fetched, or null (then wait on the HandleSet).
-  [[nodiscard]] std::shared_ptr<EventHandler> take_ready();
+  [[nodiscard]] EventHandler* take_ready();
   // Leader: keeps a freshly fetched batch and returns its first event (null if it was empty).
-  [[nodiscard]] std::shared_ptr<EventHandler> add_ready_and_take(
-      std::vector<std::shared_ptr<EventHandler>>& batch);
+  [[nodiscard]] EventHandler* add_ready_and_take(std::vector<EventHandler*>& batch);
 
   // Wakes every follower with "stop"; join() returns false from now on.
   void stop();

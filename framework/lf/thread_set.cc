@@ -1,6 +1,7 @@
 #include "lf/thread_set.h"
 
 #include <chrono>
+#include <utility>
 
 #include "lf/event_handler.h"
 #include "lf/handle_set.h"
@@ -99,7 +100,7 @@ void ThreadSet::join() {
 
 bool ThreadSet::contains_this_thread() const noexcept { return t_thread_set == this; }
 
-std::shared_ptr<EventHandler> ThreadSet::next_event(Slot& slot) {
+EventHandler* ThreadSet::next_event(Slot& slot) {
   if (auto handler = synchronizer_.take_ready()) return handler;
   HandleSet::ReadyList& batch = slot.batch;
   while (!synchronizer_.stopping()) {
@@ -112,10 +113,10 @@ std::shared_ptr<EventHandler> ThreadSet::next_event(Slot& slot) {
   return nullptr;
 }
 
-std::shared_ptr<EventHandler> ThreadSet::lead(Slot& slot) {
+EventHandler* ThreadSet::lead(Slot& slot) {
   for (;;) {
     auto handler = next_event(slot);
-    if (!handler) return nullptr;  // stopping
+    if (handler == nullptr) return nullptr;  // stopping
     // Event hand-off: a waiting follower takes the event and this thread keeps leading, its
     // epoll state warm. With no follower left it processes the event itself, as in plain lf.
     if (hand_off_ && synchronizer_.hand_off(handler)) {
@@ -131,7 +132,7 @@ std::shared_ptr<EventHandler> ThreadSet::lead(Slot& slot) {
   }
 }
 
-void ThreadSet::process(Slot& slot, std::shared_ptr<EventHandler> handler) {
+void ThreadSet::process(Slot& slot, EventHandler* handler) {
   if (processing_.fetch_add(1, std::memory_order_relaxed) + 1 == slots_.size()) {
     stalls_.fetch_add(1, std::memory_order_relaxed);
     metrics::add(metrics::Counter::kStalls);
@@ -143,8 +144,8 @@ void ThreadSet::process(Slot& slot, std::shared_ptr<EventHandler> handler) {
     bump(slot.dispatched);
     metrics::add(metrics::Counter::kEventsDispatched);
     // A handler still busy after its rounds goes to the back of the queue (fairness).
-    if (handler->run()) handle_set_.post(std::move(handler));
-    handler.reset();  // may free it: do so before counting ourselves idle
+    // Once run() returns false the handler is not ours: the leader may free it.
+    if (handler->run()) handle_set_.post_again(*handler);
   } while (!synchronizer_.stopping() && (handler = synchronizer_.take_ready()));
   processing_.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -155,13 +156,13 @@ void ThreadSet::thread_main(Slot& slot) {
   clock.enter(ThreadState::kFollower);
   for (auto turn = synchronizer_.join(slot.follower); turn != Synchronizer::Turn::kStop;
        turn = synchronizer_.join(slot.follower)) {
-    std::shared_ptr<EventHandler> handler;
+    EventHandler* handler = nullptr;
     if (turn == Synchronizer::Turn::kLead) {
       clock.enter(ThreadState::kLeader);
       handler = lead(slot);
-      if (!handler) break;
+      if (handler == nullptr) break;
     } else {
-      handler = std::move(slot.follower.event);
+      handler = std::exchange(slot.follower.event, nullptr);
     }
     clock.enter(ThreadState::kProcessing);
     process(slot, std::move(handler));

@@ -76,11 +76,11 @@ class ThreadSet {
 
   void thread_main(Slot& slot);
   // As leader: the next event this thread processes itself, the token already passed on.
-  std::shared_ptr<EventHandler> lead(Slot& slot);
+  EventHandler* lead(Slot& slot);
   // As leader: the next event fetched (the ready list first, then the HandleSet).
-  std::shared_ptr<EventHandler> next_event(Slot& slot);
+  EventHandler* next_event(Slot& slot);
   // Runs `handler`, then the events left in the ready list.
-  void process(Slot& slot, std::shared_ptr<EventHandler> handler);
+  void process(Slot& slot, EventHandler* handler);
 
   HandleSet& handle_set_;
   Synchronizer synchronizer_;
