@@ -92,9 +92,7 @@ void StreamConnection::send_from_other_thread(Append append) {
 void StreamConnection::send(std::string_view data) {
   if (data.empty()) return;
   if (in_processing()) {
-    if (closed_) return;
-    // Bytes another thread sent before this call go first.
-    if (inbox_pending_.load(std::memory_order_acquire)) take_inbox();
+    if (!prepare_owner_send()) return;
     if (output_.empty()) borrow_storage(output_.head(), t_spare.output);
     output_.append(data);
     publish_output_size();
@@ -110,11 +108,10 @@ void StreamConnection::send(Buffer& data) {
     return;
   }
   if (data.readable_bytes() == 0) return;
-  if (closed_) {
+  if (!prepare_owner_send()) {
     data.retrieve_all();
     return;
   }
-  if (inbox_pending_.load(std::memory_order_acquire)) take_inbox();
   // The output takes over data's storage and data gets the spare, so a handler's reply buffer
   // keeps room to build the next answer in.
   if (output_.empty()) borrow_storage(output_.head(), t_spare.output);
@@ -125,8 +122,7 @@ void StreamConnection::send(Buffer& data) {
 void StreamConnection::send_file(UniqueFd file, std::uint64_t offset, std::uint64_t count) {
   if (count == 0) return;
   if (in_processing()) {
-    if (closed_) return;
-    if (inbox_pending_.load(std::memory_order_acquire)) take_inbox();
+    if (!prepare_owner_send()) return;
     output_.append_file(std::move(file), offset, count);
     publish_output_size();
     return;
@@ -134,6 +130,13 @@ void StreamConnection::send_file(UniqueFd file, std::uint64_t offset, std::uint6
   send_from_other_thread([&file, offset, count](OutputQueue& queue) {
     queue.append_file(std::move(file), offset, count);
   });
+}
+
+bool StreamConnection::prepare_owner_send() {
+  if (closed_) return false;
+  // Bytes another thread sent before this call go first.
+  if (inbox_pending_.load(std::memory_order_acquire)) take_inbox();
+  return true;
 }
 
 void StreamConnection::take_inbox() {

@@ -149,6 +149,9 @@ class StreamConnection : public EventHandler {
   void apply_backpressure();
   // Moves what other threads sent into the output (owner only).
   void take_inbox();
+  // The owner is about to queue output: false once closed; otherwise what other threads sent
+  // before is moved into the output first, so bytes keep the order of the sends.
+  bool prepare_owner_send();
   // Files queued by send_file(), in the output and the inbox.
   [[nodiscard]] std::size_t queued_files() const noexcept;
   // Output sent by other threads, moved into output_ by the owner. Created by the first send
