@@ -24,6 +24,13 @@ void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t def
                  "threads in the ThreadSet (reactor: connection loops; hsha: workers)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  app.add_option("--max-threads", options.max_threads,
+                 fmt::format("Leader/Followers models: while every thread is busy (blocking "
+                             "handlers), start more threads, up to this many; extra threads leave "
+                             "after {} s idle (default: {} x --threads; equal to --threads: a "
+                             "fixed set)",
+                             ServerOptions{}.shrink_after.count() / 1000, kDefaultGrowthFactor))
+      ->check(CLI::Range(1, 4096));
   std::string names;
   for (const Model model : all_models()) {
     if (!names.empty()) names.append(", ");
@@ -82,6 +89,7 @@ int run_program(std::string_view program, const CommonOptions& options,
 ServerOptions server_options(const CommonOptions& options) {
   ServerOptions server;
   server.threads = options.threads;
+  server.max_threads = options.max_threads;
   server.model = options.model;
   return server;
 }

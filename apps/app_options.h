@@ -18,6 +18,7 @@ struct CommonOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 0;
   std::size_t threads = 0;      // 0: one per core
+  std::size_t max_threads = 0;  // --max-threads; 0: kDefaultGrowthFactor x threads
   unsigned idle_timeout_s = 0;  // 0: off
   std::size_t max_connections = 0;  // per listener; 0: no limit
   std::string log_dir;          // empty: stderr

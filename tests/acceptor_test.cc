@@ -49,7 +49,9 @@ TEST(AcceptorTest, SeveralListenersShareOneServer) {
   ASSERT_TRUE(b.send_all("mixed Case"));
   EXPECT_EQ(a.recv_exact(10), "mixed Case");
   EXPECT_EQ(b.recv_exact(10), "MIXED CASE");
-  EXPECT_EQ(server.thread_set().size(), 3u);
+  EXPECT_EQ(server.thread_set().base_threads(), 3u);
+  EXPECT_GE(server.thread_set().size(), 3u);  // more only if every thread was busy a while
+  EXPECT_LE(server.thread_set().size(), server.thread_set().max_threads());
   a.close();  // a graceful stop waits (up to drain_timeout) for peers to close
   b.close();
   server.stop();

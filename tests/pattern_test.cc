@@ -45,7 +45,12 @@ bool eventually(Predicate done, std::chrono::milliseconds timeout = 30s) {
 // order, each once. Records any moment two threads are inside it.
 class SequenceHandler : public EventHandler {
  public:
-  explicit SequenceHandler(int fd) : fd_(fd) { ::fcntl(fd, F_SETFL, O_NONBLOCK); }
+  // sleep_every > 0: every sleep_every-th value blocks the thread for 2 ms (a blocking handler,
+  // which makes an elastic ThreadSet grow).
+  explicit SequenceHandler(int fd, std::uint32_t sleep_every = 0)
+      : fd_(fd), sleep_every_(sleep_every) {
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  }
 
   int handle() const noexcept override { return fd_.get(); }
 
@@ -63,6 +68,7 @@ class SequenceHandler : public EventHandler {
         std::memcpy(&value, partial_, 4);
         if (value != next_) out_of_order_.fetch_add(1);
         next_ = value + 1;
+        if (sleep_every_ != 0 && value % sleep_every_ == 0) std::this_thread::sleep_for(2ms);
         received_.fetch_add(1, std::memory_order_relaxed);
       }
     }
@@ -80,6 +86,7 @@ class SequenceHandler : public EventHandler {
 
  private:
   UniqueFd fd_;
+  const std::uint32_t sleep_every_;
   std::atomic<int> inside_{0};
   char partial_[4] = {};
   int partial_size_ = 0;
@@ -97,21 +104,42 @@ class PatternTest : public ::testing::TestWithParam<PatternParam> {
   static ThreadSetOptions options(std::size_t threads) {
     return ThreadSetOptions{.threads = threads, .hand_off = GetParam().hand_off};
   }
+  // Grows after 1 ms of every thread processing, shrinks after 5 ms idle: under a load whose
+  // handlers sometimes block, threads come and go all the time.
+  static ThreadSetOptions elastic_options(std::size_t threads, std::size_t max_threads) {
+    return ThreadSetOptions{.threads = threads,
+                            .hand_off = GetParam().hand_off,
+                            .max_threads = max_threads,
+                            .grow_after = 1ms,
+                            .shrink_after = 5ms};
+  }
+  // Many handlers on socketpairs, fed by writer threads: every event processed once, by one
+  // thread at a time, with one leader.
+  static void check_invariants(ThreadSetOptions thread_options, std::uint32_t sleep_every);
 };
 
 TEST_P(PatternTest, EveryEventProcessedOnceByOneThreadWithOneLeader) {
+  check_invariants(options(4), /*sleep_every=*/0);
+}
+
+// The same while the ThreadSet grows and shrinks: some values block their thread for 2 ms.
+TEST_P(PatternTest, InvariantsHoldWhileTheThreadSetGrowsAndShrinks) {
+  check_invariants(elastic_options(2, 8), /*sleep_every=*/500);
+}
+
+void PatternTest::check_invariants(ThreadSetOptions thread_options, std::uint32_t sleep_every) {
   constexpr int kPairs = 32;
   constexpr int kWriters = 4;
   constexpr std::uint32_t kValuesPerPair = 3000;
 
   HandleSet handle_set(GetParam().suspension);
-  ThreadSet threads(handle_set, options(4));
+  ThreadSet threads(handle_set, thread_options);
   std::vector<std::shared_ptr<SequenceHandler>> handlers;
   std::vector<UniqueFd> writer_ends;
   for (int i = 0; i < kPairs; ++i) {
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-    handlers.push_back(std::make_shared<SequenceHandler>(fds[0]));
+    handlers.push_back(std::make_shared<SequenceHandler>(fds[0], sleep_every));
     writer_ends.emplace_back(fds[1]);
     handle_set.register_handle(handlers.back());
   }
@@ -161,6 +189,10 @@ TEST_P(PatternTest, EveryEventProcessedOnceByOneThreadWithOneLeader) {
   EXPECT_GT(stats.dispatched, 0u);
   // With hand-off the leader keeps the token while a follower waits; it promotes only otherwise.
   EXPECT_GT(GetParam().hand_off ? stats.hand_offs : stats.promotions, 0u);
+  if (sleep_every != 0) {
+    EXPECT_GT(stats.grown, 0u) << "blocking handlers never made the ThreadSet grow";
+    EXPECT_LE(stats.peak_threads, threads.max_threads());
+  }
   for (const ThreadState state : threads.states()) EXPECT_EQ(state, ThreadState::kStopped);
   for (const auto& h : handlers) h->handle_close();
 }
@@ -345,6 +377,90 @@ TEST(ThreadSetTest, CountsStallsWhenEveryThreadIsBusy) {
   threads.join();
   handle_set.remove_handle(*a);
   handle_set.remove_handle(*b);
+}
+
+// Elastic: handlers that block hold every thread, so the set grows until each blocked handler
+// has its thread and one more leads; once idle, the extra threads leave again.
+TEST(ThreadSetTest, GrowsWhileHandlersBlockThenShrinksBack) {
+  HandleSet handle_set;
+  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 2,
+                                                 .max_threads = 6,
+                                                 .grow_after = 1ms,
+                                                 .shrink_after = 200ms});
+  std::vector<std::shared_ptr<BlockingHandler>> handlers;
+  for (int i = 0; i < 5; ++i) {
+    handlers.push_back(std::make_shared<BlockingHandler>());
+    handle_set.register_handle(handlers.back());
+  }
+  threads.start();
+  EXPECT_EQ(threads.size(), 2u);
+  for (auto& h : handlers) h->notify(event::kWake);
+  // Two threads could run only two of them; five run at once only because the set grew.
+  ASSERT_TRUE(eventually([&] {
+    return std::all_of(handlers.begin(), handlers.end(),
+                       [](const auto& h) { return h->entered_.load() == 1; });
+  })) << "only " << threads.size() << " threads";
+  EXPECT_GE(threads.size(), 5u);
+  EXPECT_LE(threads.size(), 6u);
+  const auto states = threads.states();
+  EXPECT_EQ(std::count(states.begin(), states.end(), ThreadState::kProcessing), 5);
+  EXPECT_GE(threads.stats().grown, 3u);
+
+  for (auto& h : handlers) h->release_ = true;
+  ASSERT_TRUE(eventually([&] { return threads.size() == 2u; }, 10s))
+      << "the extra threads did not leave: " << threads.size() << " running";
+  const ThreadSetStats stats = threads.stats();
+  EXPECT_EQ(stats.retired, stats.grown);
+  EXPECT_LE(stats.peak_threads, 6u);
+  EXPECT_EQ(stats.max_concurrent_waiters, 1u);
+  // A retired thread shows in states() until it has left.
+  EXPECT_TRUE(eventually([&] { return threads.states().size() == 2u; }));
+
+  // It grows again the next time.
+  for (auto& h : handlers) {
+    h->release_ = false;
+    h->notify(event::kWake);
+  }
+  ASSERT_TRUE(eventually([&] {
+    return std::all_of(handlers.begin(), handlers.end(),
+                       [](const auto& h) { return h->entered_.load() == 2; });
+  }));
+  for (auto& h : handlers) h->release_ = true;
+  threads.stop();
+  threads.join();
+  for (auto& h : handlers) {
+    EXPECT_EQ(h->overlaps_.load(), 0);
+    handle_set.remove_handle(*h);
+  }
+}
+
+TEST(ThreadSetTest, AFixedSetNeverGrows) {
+  HandleSet handle_set;
+  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 2, .max_threads = 2});
+  std::vector<std::shared_ptr<BlockingHandler>> handlers;
+  for (int i = 0; i < 3; ++i) {
+    handlers.push_back(std::make_shared<BlockingHandler>());
+    handle_set.register_handle(handlers.back());
+  }
+  threads.start();
+  for (auto& h : handlers) h->notify(event::kWake);
+  ASSERT_TRUE(eventually([&] {
+    return handlers[0]->entered_.load() + handlers[1]->entered_.load() +
+               handlers[2]->entered_.load() == 2;
+  }));
+  std::this_thread::sleep_for(100ms);  // a hundred grow delays
+  EXPECT_EQ(handlers[0]->entered_.load() + handlers[1]->entered_.load() +
+                handlers[2]->entered_.load(), 2);
+  EXPECT_EQ(threads.size(), 2u);
+  EXPECT_EQ(threads.stats().grown, 0u);
+  for (auto& h : handlers) h->release_ = true;
+  ASSERT_TRUE(eventually([&] {
+    return std::all_of(handlers.begin(), handlers.end(),
+                       [](const auto& h) { return h->entered_.load() == 1; });
+  }));
+  threads.stop();
+  threads.join();
+  for (auto& h : handlers) handle_set.remove_handle(*h);
 }
 
 TEST(ThreadSetTest, StopFromInsideAHandlerJoinsEveryThread) {

@@ -4,6 +4,7 @@
 // start/stop/join are for the Server; the rest is thread safe.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -23,6 +24,11 @@ struct DispatcherOptions {
   Suspension suspension = Suspension::kOneShot;  // lf-et forces kEdgeTriggered
   int follower_spin = 0;                         // lf-spin uses kDefaultFollowerSpin if 0
   bool hand_off = false;                         // lf-handoff sets it
+  // lf only (ThreadSetOptions): the elastic ThreadSet's cap (0: 4 x threads; equal to threads:
+  // fixed) and its delays.
+  std::size_t max_threads = 0;
+  std::chrono::milliseconds grow_after{1};
+  std::chrono::milliseconds shrink_after{5000};
 };
 
 class Dispatcher {

@@ -29,6 +29,10 @@ enum class Counter : std::uint8_t {
   kLogMessagesDropped,
   kHandlerExceptions,    // exceptions caught from handler hooks (the handler was closed)
   kDrainTimeouts,        // connections still open at the drain deadline, closed
+  kThreadsStarted,       // ThreadSet threads started (at start, and by growth)
+  kThreadsExited,        // ThreadSet threads gone (stopped, or retired after idling)
+  kThreadsGrown,         // threads added because every thread was busy
+  kThreadsRetired,       // extra threads that left after idling
   kCount,
 };
 
@@ -82,6 +86,9 @@ struct Snapshot {
   }
   [[nodiscard]] std::uint64_t connections_open() const noexcept {
     return get(Counter::kConnectionsOpened) - get(Counter::kConnectionsClosed);
+  }
+  [[nodiscard]] std::uint64_t threads_running() const noexcept {
+    return get(Counter::kThreadsStarted) - get(Counter::kThreadsExited);
   }
   // Every value with its Prometheus name, help text and type.
   [[nodiscard]] std::vector<Sample> samples() const;

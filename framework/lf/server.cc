@@ -21,7 +21,10 @@ Server::Server(ServerOptions options)
       dispatcher_(make_dispatcher(DispatcherOptions{.model = options.model,
                                                     .threads = options.threads,
                                                     .suspension = options.suspension,
-                                                    .follower_spin = options.follower_spin})),
+                                                    .follower_spin = options.follower_spin,
+                                                    .max_threads = options.max_threads,
+                                                    .grow_after = options.grow_after,
+                                                    .shrink_after = options.shrink_after})),
       timers_(std::make_shared<TimerService>(options.timer_tick)),
       stop_fd_(::eventfd(0, EFD_CLOEXEC)) {
   if (!stop_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");

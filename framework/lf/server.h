@@ -39,6 +39,12 @@ struct ServerOptions {
   std::chrono::milliseconds timer_tick{10};
   // The concurrency model (model.h); `threads` counts its ThreadSet, loops or workers.
   Model model = kDefaultModel;
+  // Leader/Followers models: while every thread is busy (handlers that block) for grow_after,
+  // the ThreadSet starts another, up to max_threads (0: 4 x threads; equal to threads: fixed);
+  // an extra thread idle for shrink_after leaves.
+  std::size_t max_threads = 0;
+  std::chrono::milliseconds grow_after{1};
+  std::chrono::milliseconds shrink_after{5000};
 };
 
 class Server {

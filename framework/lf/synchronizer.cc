@@ -1,5 +1,6 @@
 #include "lf/synchronizer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "lf/event_handler.h"
@@ -14,7 +15,7 @@ inline void cpu_relax() noexcept {
 }
 }  // namespace
 
-Synchronizer::Turn Synchronizer::join(Follower& self) {
+Synchronizer::Turn Synchronizer::join(Follower& self, std::chrono::nanoseconds idle_limit) {
   {
     std::lock_guard lock(mutex_);
     if (stopping()) return Turn::kStop;
@@ -30,8 +31,19 @@ Synchronizer::Turn Synchronizer::join(Follower& self) {
     signal = self.signal.load(std::memory_order_acquire);
     if (signal == kWaiting) cpu_relax();
   }
-  while (signal == kWaiting) {
-    self.signal.wait(kWaiting, std::memory_order_acquire);
+  if (signal == kWaiting) {
+    const auto signalled = [&self] {
+      return self.signal.load(std::memory_order_acquire) != kWaiting;
+    };
+    std::unique_lock lock(self.mutex);
+    if (idle_limit <= std::chrono::nanoseconds::zero()) {
+      self.wakeup.wait(lock, signalled);
+    } else if (!self.wakeup.wait_for(lock, idle_limit, signalled)) {
+      lock.unlock();
+      if (leave_followers(self)) return Turn::kIdle;
+      lock.lock();
+      self.wakeup.wait(lock, signalled);  // popped meanwhile: its signal is on the way
+    }
     signal = self.signal.load(std::memory_order_acquire);
   }
   switch (signal) {
@@ -53,9 +65,21 @@ Synchronizer::Follower* Synchronizer::pop_follower(bool free_token) {
 }
 
 void Synchronizer::signal(Follower& follower, std::uint32_t value) {
-  // Signalled outside the mutex, so the woken thread never blocks on it.
-  follower.signal.store(value, std::memory_order_release);
-  follower.signal.notify_one();
+  // Outside the synchronizer's mutex, so the woken thread never blocks on it. The follower's own
+  // mutex orders the store with its check before it sleeps: no lost wakeup.
+  {
+    std::lock_guard lock(follower.mutex);
+    follower.signal.store(value, std::memory_order_release);
+  }
+  follower.wakeup.notify_one();
+}
+
+bool Synchronizer::leave_followers(Follower& self) {
+  std::lock_guard lock(mutex_);
+  const auto it = std::find(followers_.begin(), followers_.end(), &self);
+  if (it == followers_.end()) return false;
+  followers_.erase(it);
+  return true;
 }
 
 bool Synchronizer::promote_new_leader() {

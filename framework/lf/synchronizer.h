@@ -5,6 +5,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,6 +25,10 @@ class Synchronizer {
   // One per thread; it must outlive every call that names it.
   struct Follower {
     std::atomic<std::uint32_t> signal{0};
+    // A sleeping follower waits here (a condition variable, unlike an atomic wait, can time out:
+    // an idle extra thread leaves the ThreadSet).
+    std::mutex mutex;
+    std::condition_variable wakeup;
     EventHandler* event = nullptr;  // set by hand_off() before the signal; taken by the owner
   };
 
@@ -31,6 +37,7 @@ class Synchronizer {
     kLead,     // it holds the leader token
     kProcess,  // it was handed an event (in its Follower::event) and does not lead
     kStop,     // stop() was called
+    kIdle,     // nobody needed it for idle_limit; it left the followers (join again, or leave)
   };
 
   // spin: how many times a new follower polls its signal before it sleeps on it. Waking a
@@ -38,8 +45,10 @@ class Synchronizer {
   explicit Synchronizer(int spin = 0) noexcept : spin_(spin) {}
 
   // Blocks until the calling thread holds the leader token (at once if nobody holds it, else as
-  // a follower until promote_new_leader() picks it) or is handed an event by hand_off().
-  [[nodiscard]] Turn join(Follower& self);
+  // a follower until promote_new_leader() picks it) or is handed an event by hand_off(). With an
+  // idle_limit above 0, a follower nobody picked for that long leaves and gets kIdle.
+  [[nodiscard]] Turn join(Follower& self,
+                          std::chrono::nanoseconds idle_limit = std::chrono::nanoseconds::zero());
 
   // Leader: passes the token directly to the most recent follower (the warmest cache), waking
   // only that one; with no follower waiting, leaves the token free. True if it promoted one.
@@ -68,6 +77,8 @@ class Synchronizer {
   // Pops the most recent follower (null if none); with none, frees the token if free_token.
   Follower* pop_follower(bool free_token);
   static void signal(Follower& follower, std::uint32_t value);
+  // Takes `self` off the followers; false if a leader popped it first (its signal is coming).
+  bool leave_followers(Follower& self);
 
   const int spin_;
   mutable std::mutex mutex_;

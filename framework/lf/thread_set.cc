@@ -5,6 +5,7 @@
 
 #include "lf/event_handler.h"
 #include "lf/handle_set.h"
+#include "lf/log.h"
 #include "lf/metrics.h"
 
 namespace lf {
@@ -63,12 +64,27 @@ const char* to_string(ThreadState state) noexcept {
   return "?";
 }
 
+namespace {
+std::size_t resolve_base(std::size_t threads) noexcept {
+  return threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+}
+std::size_t resolve_max(const ThreadSetOptions& options) noexcept {
+  const std::size_t base = resolve_base(options.threads);
+  const std::size_t max = options.max_threads != 0 ? options.max_threads : kDefaultGrowthFactor * base;
+  return std::max(base, max);
+}
+}  // namespace
+
 ThreadSet::ThreadSet(HandleSet& handle_set, ThreadSetOptions options)
-    : handle_set_(handle_set), synchronizer_(options.follower_spin), hand_off_(options.hand_off) {
-  std::size_t n = options.threads;
-  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-  slots_.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>());
+    : handle_set_(handle_set),
+      synchronizer_(options.follower_spin),
+      hand_off_(options.hand_off),
+      base_(resolve_base(options.threads)),
+      grow_after_(options.grow_after),
+      shrink_after_(options.shrink_after) {
+  const std::size_t max = resolve_max(options);
+  slots_.reserve(max);
+  for (std::size_t i = 0; i < max; ++i) slots_.push_back(std::make_unique<Slot>());
 }
 
 ThreadSet::~ThreadSet() {
@@ -80,22 +96,128 @@ void ThreadSet::start() {
   std::lock_guard lock(join_mutex_);
   if (started_) return;
   started_ = true;
-  for (auto& slot : slots_) {
-    slot->thread = std::thread([this, s = slot.get()] { thread_main(*s); });
-  }
+  for (std::size_t i = 0; i < base_; ++i) launch(*slots_[i]);
+  if (slots_.size() > base_) supervisor_ = std::thread([this] { supervise(); });
+}
+
+void ThreadSet::launch(Slot& slot) {
+  if (slot.thread.joinable()) slot.thread.join();  // a retired thread, gone or about to be
+  slot.running.store(true, std::memory_order_release);
+  const std::size_t live = live_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  raise_to(peak_, live);
+  slot.thread = std::thread([this, &slot] { thread_main(slot); });
 }
 
 void ThreadSet::stop() {
   synchronizer_.stop();
   handle_set_.wakeup();  // the leader may be blocked in epoll_wait
+  supervisor_stop_.store(true, std::memory_order_seq_cst);
+  supervisor_wakeups_.fetch_add(1, std::memory_order_release);
+  supervisor_wakeups_.notify_one();
 }
 
 void ThreadSet::join() {
   std::lock_guard lock(join_mutex_);
+  // The supervisor first: once it is gone, nobody starts a thread.
+  if (supervisor_.joinable()) supervisor_.join();
   for (auto& slot : slots_) {
     if (slot->thread.joinable()) slot->thread.join();
   }
   synchronizer_.clear_ready();
+}
+
+void ThreadSet::supervise() {
+  std::vector<std::int64_t> cpu_before;
+  std::vector<std::int64_t> cpu_after;
+  while (!supervisor_stop_.load(std::memory_order_acquire)) {
+    if (!stalled()) {
+      // Asleep until a stall starts: note_stall() wakes us only when this flag is set, so a busy
+      // server pays nothing for the supervisor while its threads come free.
+      const std::uint64_t seen = supervisor_wakeups_.load(std::memory_order_acquire);
+      supervisor_asleep_.store(true, std::memory_order_seq_cst);
+      if (!stalled() && !supervisor_stop_.load(std::memory_order_seq_cst)) {
+        supervisor_wakeups_.wait(seen, std::memory_order_acquire);
+      }
+      supervisor_asleep_.store(false, std::memory_order_relaxed);
+      continue;
+    }
+    // Every thread is processing. If none comes free for grow_after, nobody has watched the
+    // handles all that time; if some of them are blocked rather than computing, one more
+    // thread gets work done.
+    const std::uint64_t leaves = leaves_.load(std::memory_order_acquire);
+    read_cpu_times(cpu_before);
+    std::this_thread::sleep_for(grow_after_);
+    if (!stalled() || leaves_.load(std::memory_order_acquire) != leaves ||
+        supervisor_stop_.load(std::memory_order_acquire)) {
+      continue;
+    }
+    read_cpu_times(cpu_after);
+    if (some_thread_blocked(cpu_before, cpu_after, grow_after_)) grow();
+  }
+}
+
+void ThreadSet::read_cpu_times(std::vector<std::int64_t>& times) const {
+  times.assign(slots_.size(), -1);
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& slot = *slots_[i];
+    if (!slot.running.load(std::memory_order_acquire) ||
+        !slot.has_cpu_clock.load(std::memory_order_acquire)) {
+      continue;
+    }
+    timespec now{};
+    if (::clock_gettime(slot.cpu_clock.load(std::memory_order_relaxed), &now) == 0) {
+      times[i] = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+    }
+  }
+}
+
+bool ThreadSet::some_thread_blocked(const std::vector<std::int64_t>& before,
+                                    const std::vector<std::int64_t>& after,
+                                    std::chrono::nanoseconds interval) noexcept {
+  for (std::size_t i = 0; i < before.size() && i < after.size(); ++i) {
+    if (before[i] < 0 || after[i] < 0) continue;
+    if (after[i] - before[i] < interval.count() / 2) return true;
+  }
+  return false;
+}
+
+void ThreadSet::grow() {
+  if (live_.load(std::memory_order_acquire) >= slots_.size()) return;  // at the cap
+  // Any slot whose thread has left: the thread that retires is whichever idled longest, which
+  // may have been started with the set.
+  for (auto& slot_ptr : slots_) {
+    Slot& slot = *slot_ptr;
+    if (slot.running.load(std::memory_order_acquire)) continue;
+    launch(slot);
+    grown_.fetch_add(1, std::memory_order_relaxed);
+    metrics::add(metrics::Counter::kThreadsGrown);
+    LF_LOG_INFO("every thread busy for {} ms: started another, {} running (at most {})",
+                grow_after_.count(), live_.load(std::memory_order_relaxed), slots_.size());
+    return;
+  }
+}
+
+bool ThreadSet::retire_one() noexcept {
+  std::size_t live = live_.load(std::memory_order_acquire);
+  while (live > base_) {
+    if (live_.compare_exchange_weak(live, live - 1, std::memory_order_acq_rel)) {
+      retired_.fetch_add(1, std::memory_order_relaxed);
+      metrics::add(metrics::Counter::kThreadsRetired);
+      LF_LOG_INFO("a thread idle for {} ms left, {} running", shrink_after_.count(), live - 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+void ThreadSet::note_stall() {
+  stalls_.fetch_add(1, std::memory_order_relaxed);
+  metrics::add(metrics::Counter::kStalls);
+  if (supervisor_asleep_.load(std::memory_order_seq_cst) &&
+      supervisor_asleep_.exchange(false, std::memory_order_acq_rel)) {
+    supervisor_wakeups_.fetch_add(1, std::memory_order_release);
+    supervisor_wakeups_.notify_one();
+  }
 }
 
 bool ThreadSet::contains_this_thread() const noexcept { return t_thread_set == this; }
@@ -133,9 +255,10 @@ EventHandler* ThreadSet::lead(Slot& slot) {
 }
 
 void ThreadSet::process(Slot& slot, EventHandler* handler) {
-  if (processing_.fetch_add(1, std::memory_order_relaxed) + 1 == slots_.size()) {
-    stalls_.fetch_add(1, std::memory_order_relaxed);
-    metrics::add(metrics::Counter::kStalls);
+  // seq_cst: pairs with the supervisor's check before it sleeps (it sees this, or we see it asleep).
+  if (processing_.fetch_add(1, std::memory_order_seq_cst) + 1 >=
+      live_.load(std::memory_order_seq_cst)) {
+    note_stall();
   }
   // Events already fetched need nobody waiting on the HandleSet: take them directly rather than
   // joining as a follower, so a batch costs one promotion instead of a sleep and a wakeup per
@@ -148,14 +271,36 @@ void ThreadSet::process(Slot& slot, EventHandler* handler) {
     if (handler->run()) handle_set_.post_again(*handler);
   } while (!synchronizer_.stopping() && (handler = synchronizer_.take_ready()));
   processing_.fetch_sub(1, std::memory_order_relaxed);
+  leaves_.fetch_add(1, std::memory_order_release);
 }
 
 void ThreadSet::thread_main(Slot& slot) {
   t_thread_set = this;
+  clockid_t cpu_clock{};
+  if (::pthread_getcpuclockid(::pthread_self(), &cpu_clock) == 0) {
+    slot.cpu_clock.store(cpu_clock, std::memory_order_relaxed);
+    slot.has_cpu_clock.store(true, std::memory_order_release);
+  }
+  metrics::add(metrics::Counter::kThreadsStarted);
+  run_turns(slot);
+  metrics::add(metrics::Counter::kThreadsExited);
+  slot.has_cpu_clock.store(false, std::memory_order_relaxed);
+  slot.running.store(false, std::memory_order_release);  // the supervisor may reuse the slot
+}
+
+void ThreadSet::run_turns(Slot& slot) {
   StateClock clock(slot.state);
   clock.enter(ThreadState::kFollower);
-  for (auto turn = synchronizer_.join(slot.follower); turn != Synchronizer::Turn::kStop;
-       turn = synchronizer_.join(slot.follower)) {
+  // Only an elastic set lets idle followers time out (a fixed one has nobody to let go).
+  const auto idle_limit = slots_.size() > base_
+                              ? std::chrono::duration_cast<std::chrono::nanoseconds>(shrink_after_)
+                              : std::chrono::nanoseconds::zero();
+  for (auto turn = synchronizer_.join(slot.follower, idle_limit); turn != Synchronizer::Turn::kStop;
+       turn = synchronizer_.join(slot.follower, idle_limit)) {
+    if (turn == Synchronizer::Turn::kIdle) {
+      if (retire_one()) return;
+      continue;  // a base thread: it stays
+    }
     EventHandler* handler = nullptr;
     if (turn == Synchronizer::Turn::kLead) {
       clock.enter(ThreadState::kLeader);
@@ -173,7 +318,16 @@ void ThreadSet::thread_main(Slot& slot) {
 std::vector<ThreadState> ThreadSet::states() const {
   std::vector<ThreadState> result;
   result.reserve(slots_.size());
-  for (const auto& slot : slots_) result.push_back(slot->state.load(std::memory_order_relaxed));
+  for (const auto& slot : slots_) {
+    if (slot->running.load(std::memory_order_acquire)) {
+      result.push_back(slot->state.load(std::memory_order_relaxed));
+    }
+  }
+  if (!result.empty()) return result;
+  // Before start() or after join(): the slots start() fills.
+  for (std::size_t i = 0; i < base_; ++i) {
+    result.push_back(slots_[i]->state.load(std::memory_order_relaxed));
+  }
   return result;
 }
 
@@ -187,6 +341,10 @@ ThreadSetStats ThreadSet::stats() const {
   }
   stats.stalls = stalls_.load(std::memory_order_relaxed);
   stats.max_concurrent_waiters = max_waiters_.load(std::memory_order_relaxed);
+  stats.grown = grown_.load(std::memory_order_relaxed);
+  stats.retired = retired_.load(std::memory_order_relaxed);
+  stats.threads = live_.load(std::memory_order_relaxed);
+  stats.peak_threads = peak_.load(std::memory_order_relaxed);
   return stats;
 }
 

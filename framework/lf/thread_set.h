@@ -3,9 +3,17 @@
 // got (or, with hand_off, gives the event to a follower and keeps leading). A thread that
 // finishes an event takes the next one already fetched before it joins again. Users only start
 // and stop it. Thread safe.
+//
+// Elastic: when every thread has been processing for grow_after (handlers that block), nobody
+// waits on the HandleSet, so another thread starts, up to max_threads; a thread above `threads`
+// that stayed a follower for shrink_after leaves again.
 #pragma once
 
+#include <pthread.h>
+#include <time.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -29,7 +37,16 @@ struct ThreadSetOptions {
   std::size_t threads = 0;  // 0: one per core
   int follower_spin = 0;    // polls of the promotion signal before a new follower sleeps
   bool hand_off = false;    // the leader hands events to followers while any wait (lf-handoff)
+  // The most threads while handlers block: 0 means kDefaultGrowthFactor x threads; equal to
+  // `threads` (or below) keeps the set fixed.
+  std::size_t max_threads = 0;
+  // How long every thread must have been processing before another one starts.
+  std::chrono::milliseconds grow_after{1};
+  // How long a thread above `threads` stays an idle follower before it leaves.
+  std::chrono::milliseconds shrink_after{5000};
 };
+
+inline constexpr std::size_t kDefaultGrowthFactor = 4;
 
 // Counters, summed over the threads when read.
 struct ThreadSetStats {
@@ -39,6 +56,10 @@ struct ThreadSetStats {
   std::uint64_t hand_offs = 0;      // events handed to a follower by a leader that kept leading
   std::uint64_t stalls = 0;         // a handler started while every other thread was processing
   std::uint64_t max_concurrent_waiters = 0;  // must be <= 1: the pattern's core invariant
+  std::uint64_t grown = 0;          // threads started because every thread was busy
+  std::uint64_t retired = 0;        // extra threads that left after idling
+  std::size_t threads = 0;          // threads running now
+  std::size_t peak_threads = 0;     // most threads running at once
 };
 
 class ThreadSet {
@@ -55,7 +76,12 @@ class ThreadSet {
   // Waits for every thread to leave. Not from a ThreadSet thread.
   void join();
 
-  [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
+  // Threads running now (between `threads` and max_threads once started).
+  [[nodiscard]] std::size_t size() const noexcept { return live_.load(std::memory_order_acquire); }
+  [[nodiscard]] std::size_t base_threads() const noexcept { return base_; }
+  [[nodiscard]] std::size_t max_threads() const noexcept { return slots_.size(); }
+  // The state of each thread running now (before start() and after join(): of the `threads`
+  // slots start() fills, not started or stopped).
   [[nodiscard]] std::vector<ThreadState> states() const;
   [[nodiscard]] ThreadSetStats stats() const;
   // True when the calling thread belongs to this ThreadSet.
@@ -71,10 +97,39 @@ class ThreadSet {
     std::atomic<std::uint64_t> promotions{0};
     std::atomic<std::uint64_t> hand_offs{0};
     HandleSet::ReadyList batch;  // reused for every wait: a wait allocates nothing
-    std::thread thread;
+    std::thread thread;          // started and joined by start(), the supervisor and join()
+    std::atomic<bool> running{false};
+    // The thread's CPU-time clock (set by the thread itself): the supervisor tells a thread
+    // blocked in its handler from one that is computing.
+    std::atomic<clockid_t> cpu_clock{0};
+    std::atomic<bool> has_cpu_clock{false};
   };
 
   void thread_main(Slot& slot);
+  // Leads, processes and follows until stopped or retired.
+  void run_turns(Slot& slot);
+  // Starts slot's thread (the old one, if it retired, is joined first).
+  void launch(Slot& slot);
+  // The growth supervisor: sleeps until every thread is processing, then adds a thread each
+  // grow_after while the stall lasts without a thread coming free.
+  void supervise();
+  [[nodiscard]] bool stalled() const noexcept {
+    return processing_.load(std::memory_order_acquire) >= live_.load(std::memory_order_acquire);
+  }
+  // Starts one more thread if below the cap. Supervisor only.
+  void grow();
+  // CPU time used so far by each slot's thread, in nanoseconds (-1: no thread, or unknown).
+  void read_cpu_times(std::vector<std::int64_t>& times) const;
+  // True when some thread used less than half of `interval` of CPU between the two readings:
+  // it is blocked (sleeping, waiting on I/O or a lock), so another thread would get work done.
+  // Threads that all compute would only be sliced thinner by one more.
+  [[nodiscard]] static bool some_thread_blocked(const std::vector<std::int64_t>& before,
+                                                const std::vector<std::int64_t>& after,
+                                                std::chrono::nanoseconds interval) noexcept;
+  // An idle follower above the base leaves: true if this thread may go.
+  bool retire_one() noexcept;
+  // A thread began processing with every other thread processing too.
+  void note_stall();
   // As leader: the next event this thread processes itself, the token already passed on.
   EventHandler* lead(Slot& slot);
   // As leader: the next event fetched (the ready list first, then the HandleSet).
@@ -85,7 +140,20 @@ class ThreadSet {
   HandleSet& handle_set_;
   Synchronizer synchronizer_;
   const bool hand_off_;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  const std::size_t base_;  // threads started by start(), never fewer while running
+  const std::chrono::milliseconds grow_after_;
+  const std::chrono::milliseconds shrink_after_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // max_threads slots: base_ first, then extras
+  std::atomic<std::size_t> live_{0};
+  std::atomic<std::size_t> peak_{0};
+  std::atomic<std::uint64_t> grown_{0};
+  std::atomic<std::uint64_t> retired_{0};
+  // Bumped when a stall starts and when a thread stops processing: the supervisor waits on it.
+  std::atomic<std::uint64_t> supervisor_wakeups_{0};
+  std::atomic<std::uint64_t> leaves_{0};  // threads that finished processing (came free)
+  std::atomic<bool> supervisor_asleep_{false};
+  std::atomic<bool> supervisor_stop_{false};
+  std::thread supervisor_;
   std::atomic<std::size_t> processing_{0};
   std::atomic<std::size_t> waiting_{0};
   std::atomic<std::uint64_t> stalls_{0};
