@@ -1,8 +1,9 @@
 // The key-value server against a real redis-server 7.0: the same script of commands goes
 // through redis-cli (--no-raw, so replies show their types: "(integer) 1", "(nil)", "(error)
 // ERR ...") to both, and the outputs must match reply by reply. Replies that are inherently
-// different (times, client ids, INFO text, the command table) are compared by shape only, and
-// those whose order is unspecified (KEYS, SCAN) sorted. Skipped when redis-server or redis-cli
+// different (times, client ids, INFO text) are compared by shape only, those whose order is
+// unspecified (KEYS, SCAN) sorted, COMMAND INFO and DOCS without their sentences (lf-kv's are its
+// own), and COMMAND LIST among the commands lf-kv has. Skipped when redis-server or redis-cli
 // is not installed (Debian: redis-server, redis-tools).
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -14,7 +14,7 @@ import re
 import socket
 import sys
 
-# lf-kv's commands, as in kv_commands.cc's table.
+# lf-kv's commands, as in kv_commands.cc's table (kv_test checks that each has its metadata).
 COMMANDS = """ping echo get set setnx setex psetex getset getdel getex incr decr incrby decrby
 incrbyfloat mget mset msetnx append strlen getrange substr setrange del unlink exists touch type
 expire pexpire expireat pexpireat expiretime pexpiretime ttl pttl persist keys scan randomkey rename
