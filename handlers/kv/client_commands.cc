@@ -34,11 +34,13 @@ std::string client_line(const kv_clients::Client& client, const CommandRequest& 
   return "id=" + std::to_string(client.session->id()) + " addr=" + client.peer +
          " laddr=" + client.local + " fd=" + std::to_string(client.fd) + " name=" + info.name +
          " age=" + seconds(info.created) + " idle=" + seconds(info.last_active) +
-         " flags=" + (info.queued >= 0 ? "x" : "N") + " db=0 sub=0 psub=0 ssub=0 multi=" +
-         std::to_string(info.queued) + " qbuf=" + std::to_string(memory.unprocessed_input) +
+         " flags=" + (info.queued >= 0 ? "x" : "N") +
+         " db=0 sub=0 psub=0 ssub=0 multi=" + std::to_string(info.queued) +
+         " qbuf=" + std::to_string(memory.unprocessed_input) +
          " qbuf-free=" + std::to_string(memory.input_free) +
-         " argv-mem=" + std::to_string(argv_bytes) + " multi-mem=0 rbs=0 rbp=0 obl=0 oll=" +
-         (output > 0 ? "1" : "0") + " omem=" + std::to_string(output) +
+         " argv-mem=" + std::to_string(argv_bytes) +
+         " multi-mem=0 rbs=0 rbp=0 obl=0 oll=" + (output > 0 ? "1" : "0") +
+         " omem=" + std::to_string(output) +
          " tot-mem=" + std::to_string(memory.held + argv_bytes + output) +
          " events=r cmd=" + info.last_command + " user=default redir=-1 resp=2\n";
 }
