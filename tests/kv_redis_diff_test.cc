@@ -1,8 +1,9 @@
 // The key-value server against a real redis-server 7.0: the same script of commands goes
 // through redis-cli (--no-raw, so replies show their types: "(integer) 1", "(nil)", "(error)
 // ERR ...") to both, and the outputs must match reply by reply. Replies that are inherently
-// different (times, client ids, INFO text, the command table) are compared by shape only, and
-// those whose order is unspecified (KEYS, SCAN) sorted. Skipped when redis-server or redis-cli
+// different (times, client ids, INFO text) are compared by shape only, those whose order is
+// unspecified (KEYS, SCAN) sorted, COMMAND INFO and DOCS without their sentences (lf-kv's are its
+// own), and COMMAND LIST among the commands lf-kv has. Skipped when redis-server or redis-cli
 // is not installed (Debian: redis-server, redis-tools).
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -42,6 +43,9 @@ enum class Compare {
   kLineCount,  // the same number of lines, neither an error
   kFieldNames,  // CLIENT LIST lines: the same "name=" fields in the same order
   kInfoShape,   // INFO: the same "# Section" headers; lf-kv's fields all exist in Redis's
+  kProse,       // COMMAND INFO / DOCS: every line, the sentences (summaries, notes) excepted
+  kProseSorted,  // as kProse, in any order (a container's subcommands come in hash order)
+  kKnownNames,   // COMMAND LIST: the same names, leaving out those of commands lf-kv lacks
 };
 
 struct Step {
@@ -204,6 +208,29 @@ void info_shape(const std::vector<std::string>& lines, std::vector<std::string>&
   }
 }
 
+// COMMAND DOCS and key specifications have sentences that are lf-kv's own: the value after a
+// "summary", "notes" or "replaced_by" field, and each history entry's text (after its version;
+// a version after "since" is a fact). Those lines become "<prose>" on both sides.
+std::vector<std::string> without_prose(std::vector<std::string> lines) {
+  const auto value = [&](std::size_t i) { return without_position(lines[i]); };
+  const auto is_version = [](const std::string& text) {
+    return text.size() > 2 && text.front() == '"' && text.back() == '"' &&
+           text.find_first_not_of("0123456789.", 1) == text.size() - 1;
+  };
+  std::vector<std::string> masked = lines;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const std::string before = value(i - 1);
+    const bool prose_field =
+        before == "\"summary\"" || before == "\"notes\"" || before == "\"replaced_by\"";
+    const bool history_text = is_version(before) && i >= 2 && value(i - 2) != "\"since\"" &&
+                              value(i - 2) != "\"deprecated_since\"";
+    if (prose_field || history_text) {
+      masked[i] = lines[i].substr(0, lines[i].size() - value(i).size()) + "<prose>";
+    }
+  }
+  return masked;
+}
+
 bool is_error(const std::vector<std::string>& lines) {
   return !lines.empty() && lines[0].rfind("(error)", 0) == 0;
 }
@@ -348,22 +375,13 @@ std::vector<Step> script() {
   };
 }
 
-TEST(KvRedisDiff, SameRepliesAsRedisServer7) {
-  if (!installed("redis-server") || !installed("redis-cli")) {
-    GTEST_SKIP() << "redis-server or redis-cli is not installed (Debian: redis-server, "
-                    "redis-tools; install-deps.sh installs them)";
-  }
-  RedisServer redis;
-  ASSERT_TRUE(redis.ready()) << "redis-server did not start";
-  const std::string version = run("redis-server --version");
-  if (version.find("v=7.0.") == std::string::npos) {
-    GTEST_SKIP() << "this script is written against Redis 7.0, found: " << version;
-  }
-  test::KvServer lf_kv;
-  const std::vector<Step> steps = script();
+// Compares the two servers' outputs of `steps` unit by unit, as each unit's last step says.
+// `known`: the command names lf-kv has (for kKnownNames).
+void expect_same_replies(const std::vector<Step>& steps,
+                         const std::vector<std::vector<std::string>>& expected,
+                         const std::vector<std::vector<std::string>>& actual,
+                         const std::vector<std::string>& known) {
   const auto ends = unit_ends(steps);
-  const auto expected = run_script(redis.port(), steps);
-  const auto actual = run_script(lf_kv.port(), steps);
   ASSERT_EQ(expected.size(), ends.size() + 1) << "redis-server's output did not split";
   ASSERT_EQ(actual.size(), ends.size() + 1) << "lf-kv's output did not split";
   std::size_t first = 0;
@@ -403,6 +421,38 @@ TEST(KvRedisDiff, SameRepliesAsRedisServer7) {
         }
         break;
       }
+      case Compare::kProse:
+        EXPECT_EQ(joined(without_prose(got)), joined(without_prose(want))) << commands;
+        break;
+      case Compare::kProseSorted:
+        want = without_prose(want);
+        got = without_prose(got);
+        for (auto* lines : {&want, &got}) {
+          std::transform(lines->begin(), lines->end(), lines->begin(), without_position);
+          std::sort(lines->begin(), lines->end());
+        }
+        EXPECT_EQ(joined(got), joined(want)) << commands;
+        break;
+      case Compare::kKnownNames: {
+        // redis-cli numbers the lines: 1) "get"
+        const auto name_of = [](const std::string& line) {
+          const std::string text = without_position(line);
+          return text.size() >= 2 ? text.substr(1, text.size() - 2) : text;
+        };
+        std::vector<std::string> want_names, got_names;
+        for (const std::string& line : want) {
+          if (line == "(empty array)") continue;
+          const std::string name = name_of(line);
+          if (std::find(known.begin(), known.end(), name) != known.end()) want_names.push_back(name);
+        }
+        for (const std::string& line : got) {
+          if (line != "(empty array)") got_names.push_back(name_of(line));
+        }
+        std::sort(want_names.begin(), want_names.end());
+        std::sort(got_names.begin(), got_names.end());
+        EXPECT_EQ(got_names, want_names) << commands;
+        break;
+      }
       case Compare::kLineCount:
         EXPECT_FALSE(is_error(got)) << commands << "\n" << joined(got);
         EXPECT_FALSE(is_error(want)) << commands;
@@ -410,6 +460,97 @@ TEST(KvRedisDiff, SameRepliesAsRedisServer7) {
             << commands << "\nlf-kv:\n" << joined(got) << "redis-server:\n" << joined(want);
         break;
     }
+  }
+}
+
+// Why these tests cannot run here, or "" if they can.
+std::string missing_redis_7() {
+  if (!installed("redis-server") || !installed("redis-cli")) {
+    return "redis-server or redis-cli is not installed (Debian: redis-server, redis-tools; "
+           "install-deps.sh installs them)";
+  }
+  const std::string version = run("redis-server --version");
+  if (version.find("v=7.0.") == std::string::npos) {
+    return "these scripts are written against Redis 7.0, found: " + version;
+  }
+  return "";
+}
+
+// The lines of a shell command's output.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(KvRedisDiff, SameRepliesAsRedisServer7) {
+  if (const std::string why = missing_redis_7(); !why.empty()) GTEST_SKIP() << why;
+  RedisServer redis;
+  ASSERT_TRUE(redis.ready()) << "redis-server did not start";
+  test::KvServer lf_kv;
+  const std::vector<Step> steps = script();
+  const auto expected = run_script(redis.port(), steps);
+  const auto actual = run_script(lf_kv.port(), steps);
+  expect_same_replies(steps, expected, actual, {});
+}
+
+// COMMAND INFO and COMMAND DOCS of every command and subcommand lf-kv lists describe it as Redis
+// 7.0 does (sentences aside); COMMAND LIST's filters pick the same ones among them; COMMAND COUNT
+// counts as Redis counts (commands, not subcommands).
+TEST(KvRedisDiff, CommandMetadataAsRedisServer7) {
+  if (const std::string why = missing_redis_7(); !why.empty()) GTEST_SKIP() << why;
+  RedisServer redis;
+  ASSERT_TRUE(redis.ready()) << "redis-server did not start";
+  test::KvServer lf_kv;
+  const auto cli = [](int port) { return "redis-cli -p " + std::to_string(port) + " "; };
+  const std::vector<std::string> names = lines_of(run(cli(lf_kv.port()) + "COMMAND LIST"));
+  ASSERT_GT(names.size(), 70u);
+  const auto has_subcommands = [&](const std::string& name) {
+    return std::any_of(names.begin(), names.end(),
+                       [&](const std::string& other) { return other.rfind(name + "|", 0) == 0; });
+  };
+  using enum Compare;
+  std::vector<Step> steps;
+  for (const std::string& name : names) {
+    const Compare compare = has_subcommands(name) ? kProseSorted : kProse;
+    steps.push_back({"COMMAND INFO " + name, compare});
+    steps.push_back({"COMMAND DOCS " + name, compare});
+  }
+  const std::vector<Step> more = {
+      {"COMMAND INFO get nosuch config|get SET", kProse}, {"COMMAND INFO get|x"},
+      {"COMMAND INFO CONFIG|GET", kProse}, {"COMMAND DOCS get nosuch hset", kProse},
+      {"COMMAND DOCS nosuch"}, {"COMMAND DOCS client|list", kProse},
+      {"COMMAND LIST", kKnownNames}, {"COMMAND LIST FILTERBY ACLCAT string", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT HASH", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT keyspace", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT fast", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT slow", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT write", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT read", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT connection", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT transaction", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT admin", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT Dangerous", kKnownNames},
+      {"COMMAND LIST FILTERBY ACLCAT @string"}, {"COMMAND LIST FILTERBY ACLCAT nosuch"},
+      {"COMMAND LIST FILTERBY PATTERN config*", kKnownNames},
+      {"COMMAND LIST FILTERBY PATTERN *|*", kKnownNames},
+      {"COMMAND LIST FILTERBY PATTERN CLIENT|K*", kKnownNames},
+      {"COMMAND LIST FILTERBY PATTERN *get*", kKnownNames},
+      {"COMMAND LIST FILTERBY PATTERN nosuch*"}, {"COMMAND COUNT", kLineCount},
+  };
+  steps.insert(steps.end(), more.begin(), more.end());
+  const auto expected = run_script(redis.port(), steps);
+  const auto actual = run_script(lf_kv.port(), steps);
+  expect_same_replies(steps, expected, actual, names);
+
+  // COMMAND COUNT: the commands of COMMAND LIST, without their subcommands, on both servers.
+  for (const int port : {redis.port(), lf_kv.port()}) {
+    const auto listed = lines_of(run(cli(port) + "COMMAND LIST"));
+    const auto commands = std::count_if(listed.begin(), listed.end(), [](const std::string& name) {
+      return name.find('|') == std::string::npos;
+    });
+    EXPECT_EQ(run(cli(port) + "COMMAND COUNT"), std::to_string(commands) + "\n") << port;
   }
 }
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include "kv/command_meta.h"
+#include "kv/command_request.h"
 #include "kv/kv_commands.h"
 #include "support/kv_server.h"
 #include "support/test_client.h"
@@ -97,11 +99,30 @@ TEST(KvServerTest, BasicCommands) {
   EXPECT_EQ(redis("CONFIG GET save\r\n"), "*2\r\n" + bulk("save") + bulk(""));
   EXPECT_EQ(redis("CONFIG GET appendonly\r\n"), "*2\r\n" + bulk("appendonly") + bulk("no"));
   EXPECT_EQ(redis("CONFIG GET nothing\r\n"), "*0\r\n");
-  EXPECT_EQ(redis("COMMAND DOCS\r\n"), "*0\r\n");
+  EXPECT_EQ(redis("COMMAND DOCS get\r\n").substr(0, 18), "*2\r\n" + bulk("get") + "*10\r\n");
   EXPECT_EQ(redis("COMMAND COUNT\r\n"), ":" + std::to_string(command_count()) + "\r\n");
   EXPECT_EQ(redis("HELLO 3\r\n"), "-NOPROTO unsupported protocol version\r\n");
   EXPECT_EQ(redis("HELLO 2\r\n").substr(0, 5), "*14\r\n");
   EXPECT_NE(redis("INFO\r\n").find("redis_version:7.0.0-lf"), std::string::npos);
+}
+
+// The command table (what runs) and the metadata table (what COMMAND INFO says) agree: every
+// command has Redis's metadata, with the arity and key positions the table checks calls by.
+TEST(KvServerTest, EveryCommandHasMetadataThatAgreesWithTheTable) {
+  for (const CommandSpec& spec : command_table()) {
+    const CommandMeta* meta = find_command_meta(spec.name);
+    ASSERT_NE(meta, nullptr) << spec.name;
+    EXPECT_EQ(meta->name, spec.name);
+    EXPECT_EQ(meta->arity, spec.arity) << spec.name;
+    EXPECT_EQ(meta->first_key, spec.first_key) << spec.name;
+    EXPECT_EQ(meta->last_key, spec.last_key) << spec.name;
+    EXPECT_EQ(meta->key_step, spec.key_step) << spec.name;
+    EXPECT_FALSE(meta->summary.empty()) << spec.name;
+  }
+  EXPECT_EQ(find_command_meta("CONFIG|Get")->name, "config|get");
+  EXPECT_EQ(find_command_meta("get|x"), nullptr);
+  EXPECT_EQ(find_command_meta("config|"), nullptr);
+  EXPECT_EQ(find_command_meta(""), nullptr);
 }
 
 // Bugs fixed: COMMAND LIST ignored its arguments, SELECT worded an out-of-range index as a

@@ -1,5 +1,5 @@
 // CLIENT ID, SETNAME, GETNAME, LIST, INFO, KILL, REPLY, as Redis 7.0 answers them. CLIENT LIST
-// has Redis's fields; those about buffers and memory Redis tracks and lf does not are 0.
+// has Redis's fields; multi-mem, rbs and rbp, which lf does not track, are 0.
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -14,19 +14,34 @@
 namespace lf {
 namespace {
 
-// One line of CLIENT LIST / CLIENT INFO, with its newline.
-std::string client_line(const kv_clients::Client& client) {
+// One line of CLIENT LIST / CLIENT INFO, with its newline. `request` is the CLIENT command
+// running: its own client's argv-mem is the size of its arguments (Redis frees a command's
+// arguments once it has run, so other clients show 0).
+std::string client_line(const kv_clients::Client& client, const CommandRequest& request) {
   const KvSession::Info info = client.session->info();
+  const KvSession::Memory memory = client.session->memory();
+  const std::size_t output = client.stream->output_bytes();
+  std::size_t argv_bytes = 0;
+  if (client.session == &request.session) {
+    for (const std::string_view arg : request.args) argv_bytes += arg.size();
+  }
   const auto now = std::chrono::steady_clock::now();
   const auto seconds = [&](std::chrono::steady_clock::time_point since) {
     return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - since).count());
   };
+  // lf keeps pending output in one buffer (no fixed reply buffer beside a list, as Redis has):
+  // obl is 0, oll counts that buffer while it holds something, omem is what it holds.
   return "id=" + std::to_string(client.session->id()) + " addr=" + client.peer +
          " laddr=" + client.local + " fd=" + std::to_string(client.fd) + " name=" + info.name +
          " age=" + seconds(info.created) + " idle=" + seconds(info.last_active) +
-         " flags=" + (info.queued >= 0 ? "x" : "N") + " db=0 sub=0 psub=0 ssub=0 multi=" +
-         std::to_string(info.queued) +
-         " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0"
+         " flags=" + (info.queued >= 0 ? "x" : "N") +
+         " db=0 sub=0 psub=0 ssub=0 multi=" + std::to_string(info.queued) +
+         " qbuf=" + std::to_string(memory.unprocessed_input) +
+         " qbuf-free=" + std::to_string(memory.input_free) +
+         " argv-mem=" + std::to_string(argv_bytes) +
+         " multi-mem=0 rbs=0 rbp=0 obl=0 oll=" + (output > 0 ? "1" : "0") +
+         " omem=" + std::to_string(output) +
+         " tot-mem=" + std::to_string(memory.held + argv_bytes + output) +
          " events=r cmd=" + info.last_command + " user=default redir=-1 resp=2\n";
 }
 
@@ -67,7 +82,7 @@ void client_list(CommandRequest& request) {
     if (none || client.session->killed()) return;
     const auto id = static_cast<long long>(client.session->id());
     if (!ids.empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) return;
-    text += client_line(client);
+    text += client_line(client, request);
   });
   request.out.bulk(text);
 }
@@ -75,7 +90,7 @@ void client_list(CommandRequest& request) {
 void client_info(CommandRequest& request) {
   std::string text;
   kv_clients::for_each([&](const kv_clients::Client& client) {
-    if (client.session == &request.session) text = client_line(client);
+    if (client.session == &request.session) text = client_line(client, request);
   });
   request.out.bulk(text);
 }

@@ -36,7 +36,9 @@ enum CommandFlags : unsigned {
   kLocksItself = 2,       // nothing: it locks what it needs (EXEC, WATCH)
 };
 
-// One row of the command table, as COMMAND INFO describes it.
+// One row of the command table: what execute_command() needs to check and run a call. The rest
+// of what COMMAND INFO and DOCS say about the command is its CommandMeta, found by name
+// (command_meta.h; kv_test checks that every row has one, with the same arity and keys).
 struct CommandSpec {
   std::string_view name;
   int arity;  // n > 0: exactly n arguments (with the name); -n: at least n

@@ -16,6 +16,11 @@ namespace lf::kv_clients {
 struct Client {
   const KvSession* session;
   std::weak_ptr<StreamConnection> connection;  // to close it from another thread
+  // For output_bytes() under the registry's lock, without taking a reference (releasing the last
+  // one there would destroy the connection, whose session then waits for that lock). Valid
+  // while registered: the session, a member of the connection, leaves the registry before the
+  // StreamConnection base is destroyed.
+  const StreamConnection* stream;
   std::string peer;   // "127.0.0.1:5000"
   std::string local;  // "127.0.0.1:6380"
   int fd;

@@ -24,7 +24,7 @@ KvConnection::KvConnection(std::shared_ptr<KvStore> store, KvOptions options)
     : store_(std::move(store)), options_(options), parser_(effective_limits(options)) {}
 
 void KvConnection::on_connect() {
-  kv_clients::add({&session_, std::static_pointer_cast<StreamConnection>(shared_from_this()),
+  kv_clients::add({&session_, std::static_pointer_cast<StreamConnection>(shared_from_this()), this,
                    peer_address().to_string(), local_address().to_string(), handle()});
 }
 
@@ -33,6 +33,7 @@ void KvConnection::on_message(Buffer& input) {
     input.retrieve_all();
     return;
   }
+  publish_memory(input);  // the commands about to run count as input, as in Redis
   RespWriter out(replies_);
   const std::string_view data = input.view();
   std::size_t used = 0;
@@ -68,6 +69,16 @@ void KvConnection::on_message(Buffer& input) {
   replies_.release_if_empty(kRepliesBatch);  // one large reply must not stay with the connection
   if (session_.closing()) close_after_reply();
   if (closing_) input.retrieve_all();
+  publish_memory(input);
+}
+
+void KvConnection::publish_memory(const Buffer& input) noexcept {
+  // Empty input gives its storage back to the thread once on_message returns (StreamConnection):
+  // it holds nothing then.
+  const std::size_t input_held = input.readable_bytes() > 0 ? input.capacity() : 0;
+  session_.publish_memory({input.readable_bytes(),
+                           input.readable_bytes() > 0 ? input.writable_bytes() : 0,
+                           sizeof(*this) + input_held + replies_.capacity()});
 }
 
 void KvConnection::close_after_reply() {

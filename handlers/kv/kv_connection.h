@@ -45,6 +45,8 @@ class KvConnection : public StreamConnection {
   // Replies sent, input ignored from now on; the connection closes once the peer does or after
   // close_linger.
   void close_after_reply();
+  // Tells the session what CLIENT LIST shows about this connection's memory.
+  void publish_memory(const Buffer& input) noexcept;
 
   std::shared_ptr<KvStore> store_;
   KvOptions options_;

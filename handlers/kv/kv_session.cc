@@ -44,6 +44,17 @@ void KvSession::note_command(std::string_view command) {
   info_.queued = in_transaction_ ? static_cast<int>(queued_.size()) : -1;
 }
 
+void KvSession::publish_memory(const Memory& memory) noexcept {
+  unprocessed_input_.store(memory.unprocessed_input, std::memory_order_relaxed);
+  input_free_.store(memory.input_free, std::memory_order_relaxed);
+  held_.store(memory.held, std::memory_order_relaxed);
+}
+
+KvSession::Memory KvSession::memory() const noexcept {
+  return {unprocessed_input_.load(std::memory_order_relaxed),
+          input_free_.load(std::memory_order_relaxed), held_.load(std::memory_order_relaxed)};
+}
+
 void KvSession::run_deferred() {
   auto work = std::move(deferred_);
   deferred_.clear();

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <mutex>
 #include <cstdint>
 #include <functional>
@@ -41,6 +42,18 @@ class KvSession {
   [[nodiscard]] Info info() const;
   // Called before each command runs.
   void note_command(std::string_view command);
+
+  // The connection's memory as CLIENT LIST shows it (qbuf, qbuf-free, tot-mem), published by the
+  // owning connection whenever it has handled input, read by any thread: a CLIENT LIST on
+  // another connection must not touch this one's buffers. Pending output is not here: it drains
+  // without the connection's hooks running, so CLIENT LIST asks the connection itself.
+  struct Memory {
+    std::size_t unprocessed_input = 0;  // bytes of input not yet run (a partial command)
+    std::size_t input_free = 0;         // room left in the input buffer
+    std::size_t held = 0;  // the connection object and its input and reply buffers
+  };
+  void publish_memory(const Memory& memory) noexcept;
+  [[nodiscard]] Memory memory() const noexcept;
 
   // CLIENT KILL: from then on the client is gone from CLIENT LIST and other kills, although its
   // connection closes a moment later. Any thread.
@@ -101,6 +114,11 @@ class KvSession {
   std::vector<std::function<void()>> deferred_;
   mutable std::mutex info_mutex_;  // guards the copies in info_ other threads read
   Info info_;
+  // Memory, one relaxed store each: a reader may see one batch's figure beside the previous
+  // batch's, which CLIENT LIST (a snapshot of moving figures anyway) tolerates.
+  std::atomic<std::size_t> unprocessed_input_{0};
+  std::atomic<std::size_t> input_free_{0};
+  std::atomic<std::size_t> held_{0};
 };
 
 }  // namespace lf

@@ -1,6 +1,6 @@
-// The connection and the server: SELECT, COMMAND, CONFIG, QUIT, HELLO, TIME, enough for
-// redis-cli, redis-benchmark and the usual client libraries (CLIENT: client_commands.cc, INFO:
-// info_command.cc).
+// The connection and the server: SELECT, CONFIG, QUIT, HELLO, TIME, enough for redis-cli,
+// redis-benchmark and the usual client libraries (CLIENT: client_commands.cc, COMMAND:
+// command_command.cc, INFO: info_command.cc).
 #include <algorithm>
 #include <array>
 #include <climits>
@@ -26,80 +26,6 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kConfig =
     {"maxmemory-policy", "noeviction"},
 }};
 
-void command_entry(RespWriter& out, const CommandSpec& spec) {
-  out.array(10);  // Redis 7.0: name, arity, flags, first key, last key, step, ACL categories,
-  out.bulk(spec.name);  // tips, key specifications, subcommands
-  out.integer(spec.arity);
-  out.array(0);
-  out.integer(spec.first_key);
-  out.integer(spec.last_key);
-  out.integer(spec.key_step);
-  out.array(0);
-  out.array(0);
-  out.array(0);
-  out.array(0);
-}
-
-const CommandSpec* find_spec(std::string_view name) {
-  for (const CommandSpec& spec : command_table()) {
-    if (equals_ignore_case(spec.name, name)) return &spec;
-  }
-  return nullptr;
-}
-
-// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]. There are no modules
-// and no ACL categories here: those filters match nothing.
-void command_list(CommandRequest& request) {
-  const auto& args = request.args;
-  enum class Filter { kNone, kModule, kAclCategory, kPattern } filter = Filter::kNone;
-  std::string_view argument;
-  for (std::size_t i = 2; i < args.size(); ++i) {
-    const std::size_t more = args.size() - 1 - i;
-    if (!equals_ignore_case(args[i], "filterby") || more != 2) {
-      return request.out.error(kv_error::kSyntax);
-    }
-    const std::string_view type = args[i + 1];
-    if (equals_ignore_case(type, "module")) {
-      filter = Filter::kModule;
-    } else if (equals_ignore_case(type, "aclcat")) {
-      filter = Filter::kAclCategory;
-    } else if (equals_ignore_case(type, "pattern")) {
-      filter = Filter::kPattern;
-    } else {
-      return request.out.error(kv_error::kSyntax);
-    }
-    argument = args[i + 2];
-    i += 2;
-  }
-  std::vector<std::string_view> names;
-  for (const CommandSpec& spec : command_table()) {
-    if (filter == Filter::kNone ||
-        (filter == Filter::kPattern && glob_match(argument, spec.name, /*ignore_case=*/true))) {
-      names.push_back(spec.name);
-    }
-  }
-  request.out.array(names.size());
-  for (const std::string_view name : names) request.out.bulk(name);
-}
-
-// COMMAND GETKEYS command arg [arg...]: the key arguments, by the command's key positions.
-void command_getkeys(CommandRequest& request) {
-  const auto& args = request.args;
-  RespWriter& out = request.out;
-  if (args.size() < 4) return reply_arity_error(out, "command|getkeys");
-  const auto call = args.subspan(2);
-  const CommandSpec* spec = find_command(call[0]);
-  if (spec == nullptr) return out.error("ERR Invalid command specified");
-  if (spec->first_key == 0) return out.error("ERR The command has no key arguments");
-  const auto argc = static_cast<int>(call.size());
-  if ((spec->arity > 0 && spec->arity != argc) || argc < -spec->arity) {
-    return out.error("ERR Invalid number of arguments specified for command");
-  }
-  const auto keys = command_keys(*spec, call);
-  out.array(keys.size());
-  for (const std::string_view key : keys) out.bulk(key);
-}
-
 }  // namespace
 
 // SELECT index: only database 0 exists. The index is checked as Redis's getIntFromObjectOrReply.
@@ -112,43 +38,6 @@ void select_command(CommandRequest& request) {
   }
   if (index != 0) return request.out.error(kv_error::kDbIndex);
   request.out.ok();
-}
-
-// COMMAND, COMMAND COUNT, COMMAND INFO [name...], COMMAND LIST, COMMAND DOCS (no docs: an empty
-// reply, so redis-cli starts without help hints).
-void command_command(CommandRequest& request) {
-  const auto& args = request.args;
-  RespWriter& out = request.out;
-  if (args.size() == 1) {
-    out.array(command_table().size());
-    for (const CommandSpec& spec : command_table()) command_entry(out, spec);
-    return;
-  }
-  const std::string_view sub = args[1];
-  if (equals_ignore_case(sub, "count")) {
-    if (args.size() != 2) return reply_arity_error(out, "command|count");
-    return out.integer(static_cast<long long>(command_count()));
-  }
-  if (equals_ignore_case(sub, "docs")) return out.array(0);
-  if (equals_ignore_case(sub, "list")) return command_list(request);
-  if (equals_ignore_case(sub, "getkeys")) return command_getkeys(request);
-  if (equals_ignore_case(sub, "info")) {
-    if (args.size() == 2) {
-      out.array(command_table().size());
-      for (const CommandSpec& spec : command_table()) command_entry(out, spec);
-      return;
-    }
-    out.array(args.size() - 2);
-    for (std::size_t i = 2; i < args.size(); ++i) {
-      if (const CommandSpec* spec = find_spec(args[i])) {
-        command_entry(out, *spec);
-      } else {
-        out.null();
-      }
-    }
-    return;
-  }
-  reply_unknown_subcommand(out, args[0], sub);
 }
 
 // CONFIG GET pattern [pattern...], CONFIG SET (nothing can be set), CONFIG RESETSTAT.

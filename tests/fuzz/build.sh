@@ -13,7 +13,7 @@ flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undef
 declare -A sources=(
   [http_parser]="handlers/http/http_parser.cc handlers/http/http_request.cc handlers/http/http_uri.cc handlers/http/http_date.cc handlers/http/http_etag.cc"
   [resp_parser]="handlers/kv/resp_parser.cc handlers/kv/integer_text.cc"
-  [kv_text]="handlers/kv/glob_match.cc handlers/kv/float_text.cc handlers/kv/integer_text.cc"
+  [kv_text]="handlers/kv/glob_match.cc handlers/kv/float_text.cc handlers/kv/integer_text.cc handlers/kv/command_meta.cc"
   [frame_decoder]="handlers/codec/frame_decoder.cc framework/lf/buffer.cc"
   [buffer]="framework/lf/buffer.cc"
 )

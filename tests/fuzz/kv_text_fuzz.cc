@@ -2,13 +2,17 @@
 // into a pattern and a text for glob_match (both cases), which must agree with plain equality
 // for patterns without special characters and match any text against its fully escaped self;
 // the whole input is also a long double (what parses must format and parse again) and a SCAN
-// cursor (digits alone parse to their value). Under ASan nothing may read past the input.
+// cursor (digits alone parse to their value), and a command name for COMMAND INFO / DOCS
+// ("parent|sub"; what it finds is named so, in any case). Under ASan nothing may read past the
+// input.
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "kv/command_meta.h"
 #include "kv/float_text.h"
 #include "kv/glob_match.h"
 #include "kv/integer_text.h"
@@ -57,5 +61,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(cursor == std::strtoul(std::string(input).c_str(), nullptr, 10));
   }
   if (digits) check(lf::parse_scan_cursor(input, cursor));
+
+  if (const lf::CommandMeta* meta = lf::find_command_meta(input)) {
+    check(meta->name.size() == input.size());
+    for (std::size_t i = 0; i < input.size(); ++i) {
+      check(meta->name[i] == std::tolower(static_cast<unsigned char>(input[i])));
+    }
+  }
   return 0;
 }
