@@ -1,6 +1,8 @@
 // lf-echo: a multi-threaded TCP echo server built on lf. Try it with `nc 127.0.0.1 7007`.
 #include <fmt/core.h>
 
+#include <cstddef>
+
 #include "app_options.h"
 #include "echo/echo_connection.h"
 
@@ -17,8 +19,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, 1000u));
   app.add_option("--block-ms", block_ms, "how long a blocking message blocks, in milliseconds")
       ->capture_default_str();
+  bool client_blocks = false;
+  std::size_t message_size = 16;
+  auto* client_flag = app.add_flag(
+      "--client-blocks", client_blocks,
+      "the client chooses which messages block: the stream is made of --message-size byte "
+      "messages whose first byte says what to do before echoing it (0 nothing, 1 sleep "
+      "--block-ms, 2 compute for --block-ms without sleeping); for loadgen --block-permille");
+  app.add_option("--message-size", message_size,
+                 "--client-blocks: the size of every message (loadgen's --size)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->needs(client_flag);
+  // Two ways of choosing the blocked messages at once would measure neither.
+  client_flag->excludes(app.get_option("--block-permille"));
   CLI11_PARSE(app, argc, argv);
   echo.block_time = std::chrono::milliseconds(block_ms);
+  if (client_blocks) echo.message_size = message_size;
   return lf::apps::run_program("lf-echo", options, [&](lf::Server& server) {
     const lf::InetAddress bound = server.listen<lf::EchoConnection>(
         lf::apps::listen_address(options), lf::apps::listen_options(options), echo);

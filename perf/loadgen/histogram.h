@@ -17,6 +17,7 @@ class LatencyHistogram {
     ++total_;
     sum_ += ns;
     if (ns > max_) max_ = ns;
+    if (ns < min_) min_ = ns;
   }
 
   void merge(const LatencyHistogram& other) noexcept {
@@ -24,12 +25,14 @@ class LatencyHistogram {
     total_ += other.total_;
     sum_ += other.sum_;
     if (other.max_ > max_) max_ = other.max_;
+    if (other.min_ < min_) min_ = other.min_;
   }
 
   void clear() noexcept { *this = LatencyHistogram{}; }
 
   [[nodiscard]] std::uint64_t count() const noexcept { return total_; }
   [[nodiscard]] std::uint64_t max() const noexcept { return max_; }
+  [[nodiscard]] std::uint64_t min() const noexcept { return total_ == 0 ? 0 : min_; }
   [[nodiscard]] double mean() const noexcept {
     return total_ == 0 ? 0.0 : static_cast<double>(sum_) / static_cast<double>(total_);
   }
@@ -71,6 +74,7 @@ class LatencyHistogram {
   std::uint64_t total_ = 0;
   std::uint64_t sum_ = 0;
   std::uint64_t max_ = 0;
+  std::uint64_t min_ = UINT64_MAX;
 };
 
 }  // namespace loadgen

@@ -6,6 +6,11 @@
 // the warm-up and once every connection has had a message back. Prints one JSON
 // object on stdout. With --idle it only opens the connections, echoes one message on each and
 // holds them, reporting the server's resident memory per connection (--rss-pid).
+// With --block-permille it marks that many of every 1000 messages for the server to block on (the
+// first byte of a message is a BlockKind, handlers/echo/block_kind.h; the server must run with
+// --client-blocks --message-size SIZE --block-ms D) and reports the latency of the other messages,
+// the victims, apart from the blocked ones: the victims show how much a blocked handler holds up
+// the work it did not ask for, which the overall percentiles mix with the blocks' own latency.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -32,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "echo/block_kind.h"
 #include "histogram.h"
 
 namespace loadgen {
@@ -50,6 +56,9 @@ struct Options {
   std::size_t threads = 1;
   bool idle = false;
   int rss_pid = 0;
+  unsigned block_permille = 0;  // 0: no message is marked, the pattern is sent as it is
+  unsigned block_ms = 0;        // what the server's --block-ms should be: checked, not sent
+  lf::BlockKind block_kind = lf::BlockKind::kSleep;
 };
 
 // The bytes every connection sends: a pseudo-random sequence with a prime period, stored with
@@ -127,12 +136,15 @@ struct Connection {
   std::uint64_t issued = 0;    // messages put in flight
   std::uint64_t completed = 0;
   std::vector<Clock::time_point> sent_at;  // ring of `depth` send times
+  std::vector<lf::BlockKind> kinds;        // ring of `depth` marks (--block-permille)
   bool want_write = false;
   bool broken = false;
 };
 
 struct ThreadResult {
   LatencyHistogram histogram;
+  LatencyHistogram victims;  // --block-permille: messages that were not marked
+  LatencyHistogram blocked;  // --block-permille: marked messages
   std::uint64_t messages = 0;
   std::uint64_t errors = 0;
 };
@@ -142,7 +154,8 @@ class Worker {
  public:
   Worker(const Options& options, const Pattern& pattern, std::vector<Connection> connections)
       : options_(options), pattern_(pattern), connections_(std::move(connections)),
-        epoll_(::epoll_create1(EPOLL_CLOEXEC)), scratch_(Pattern::kChunk) {}
+        epoll_(::epoll_create1(EPOLL_CLOEXEC)), scratch_(Pattern::kChunk),
+        marked_(Pattern::kChunk) {}
 
   // Measures for `duration` from `measure_from`, or from the moment every connection has had one
   // message back if that is later (a thousand connections can take longer than the warm-up to
@@ -185,7 +198,33 @@ class Worker {
  private:
   void issue(Connection& c, Clock::time_point now) {
     c.sent_at[c.issued % options_.depth] = now;
+    if (options_.block_permille > 0) c.kinds[c.issued % options_.depth] = next_kind();
     ++c.issued;
+  }
+
+  // Marks block_permille of every 1000 messages this thread issues, spread evenly (message n when
+  // floor((n + 1) * permille / 1000) steps up): counted over all of the thread's connections, so
+  // the connections do not block in step with one another.
+  lf::BlockKind next_kind() noexcept {
+    const std::uint64_t n = issued_++;
+    return (n + 1) * options_.block_permille / 1000 > n * options_.block_permille / 1000
+               ? options_.block_kind
+               : lf::BlockKind::kNone;
+  }
+
+  // The bytes at stream offset `offset` of `c`, `n` of them: the pattern, with the first byte of
+  // every message a BlockKind under --block-permille (then copied to marked_, so n <= kChunk).
+  // Only messages in flight are ever sent or echoed, so their marks are still in the ring.
+  const unsigned char* stream_bytes(const Connection& c, std::uint64_t offset, std::size_t n) {
+    const unsigned char* plain = pattern_.at(c.phase, offset);
+    if (options_.block_permille == 0) return plain;
+    std::memcpy(marked_.data(), plain, n);
+    const std::uint64_t size = options_.size;
+    for (std::uint64_t m = (offset + size - 1) / size; m * size < offset + n; ++m) {
+      marked_[static_cast<std::size_t>(m * size - offset)] =
+          static_cast<unsigned char>(c.kinds[m % options_.depth]);
+    }
+    return marked_.data();
   }
 
   void fail(Connection& c, const std::string& why) {
@@ -205,7 +244,7 @@ class Worker {
       }
       const auto got = static_cast<std::size_t>(n);
       if (c.received + got > c.sent) return fail(c, "the server sent more bytes than it was sent");
-      if (std::memcmp(scratch_.data(), pattern_.at(c.phase, c.received), got) != 0) {
+      if (std::memcmp(scratch_.data(), stream_bytes(c, c.received, got), got) != 0) {
         return fail(c, fmt::format("echoed bytes differ from the bytes sent (at offset {})",
                                    c.received));
       }
@@ -213,8 +252,13 @@ class Worker {
       while (c.received >= (c.completed + 1) * options_.size) {
         if (measuring_) {
           const auto latency = now - c.sent_at[c.completed % options_.depth];
-          result_.histogram.record(static_cast<std::uint64_t>(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count()));
+          const auto ns = static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count());
+          result_.histogram.record(ns);
+          if (options_.block_permille > 0) {
+            const bool marked = c.kinds[c.completed % options_.depth] != lf::BlockKind::kNone;
+            (marked ? result_.blocked : result_.victims).record(ns);
+          }
           ++result_.messages;
         }
         if (c.completed++ == 0) ++started_;
@@ -229,7 +273,7 @@ class Worker {
     const std::uint64_t target = c.issued * options_.size;
     while (c.sent < target) {
       const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(target - c.sent, Pattern::kChunk));
-      const ssize_t n = ::send(c.fd.get(), pattern_.at(c.phase, c.sent), chunk, MSG_NOSIGNAL);
+      const ssize_t n = ::send(c.fd.get(), stream_bytes(c, c.sent, chunk), chunk, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) break;
@@ -252,6 +296,8 @@ class Worker {
   std::vector<Connection> connections_;
   Fd epoll_;
   std::vector<unsigned char> scratch_;
+  std::vector<unsigned char> marked_;  // stream_bytes() under --block-permille
+  std::uint64_t issued_ = 0;           // messages this thread has issued (for next_kind)
   bool measuring_ = false;
   std::size_t started_ = 0;  // connections that have had a message back
   ThreadResult result_;
@@ -306,6 +352,7 @@ std::vector<Connection> open_connections(const Options& options) {
       connections[i].fd = connect_to(*address);
       connections[i].phase = Pattern::phase(i);
       connections[i].sent_at.resize(options.depth);
+      connections[i].kinds.resize(options.depth, lf::BlockKind::kNone);
     }
   } catch (...) {
     ::freeaddrinfo(address);
@@ -334,6 +381,18 @@ int run_idle(const Options& options, const Pattern& pattern) {
   return errors == 0 ? 0 : 1;
 }
 
+// count and latency percentiles (µs) of one class of messages (victims or blocked).
+nlohmann::json latency_summary(const LatencyHistogram& histogram) {
+  const auto us = [&](double q) { return histogram.percentile(q) / 1000.0; };
+  return {{"count", histogram.count()},
+          {"latency_us",
+           {{"p50", us(0.50)},
+            {"p99", us(0.99)},
+            {"p999", us(0.999)},
+            {"mean", histogram.mean() / 1000.0},
+            {"max", static_cast<double>(histogram.max()) / 1000.0}}}};
+}
+
 int run_load(const Options& options, const Pattern& pattern) {
   std::vector<Connection> all = open_connections(options);
   for (Connection& c : all) ::fcntl(c.fd.get(), F_SETFL, ::fcntl(c.fd.get(), F_GETFL) | O_NONBLOCK);
@@ -359,6 +418,8 @@ int run_load(const Options& options, const Pattern& pattern) {
   ThreadResult total;
   for (const ThreadResult& r : results) {
     total.histogram.merge(r.histogram);
+    total.victims.merge(r.victims);
+    total.blocked.merge(r.blocked);
     total.messages += r.messages;
     total.errors += r.errors;
   }
@@ -382,8 +443,26 @@ int run_load(const Options& options, const Pattern& pattern) {
         {"p999", us(0.999)},
         {"mean", total.histogram.mean() / 1000.0},
         {"max", static_cast<double>(total.histogram.max()) / 1000.0}}}};
+  if (options.block_permille > 0) {
+    out["block"] = {{"permille", options.block_permille},
+                    {"ms", options.block_ms},
+                    {"kind", options.block_kind == lf::BlockKind::kSleep ? "sleep" : "compute"}};
+    out["victims"] = latency_summary(total.victims);
+    out["blocked"] = latency_summary(total.blocked);
+  }
   fmt::print("{}\n", out.dump());
   if (total.errors != 0) return 1;
+  // Sleeping or computing for D takes at least D: a marked message back sooner was not blocked
+  // (a server without --client-blocks, or with a shorter --block-ms), and the victims measured
+  // nothing.
+  const auto block_ns = static_cast<std::uint64_t>(options.block_ms) * 1000000;
+  if (total.blocked.count() > 0 && total.blocked.min() < block_ns) {
+    fmt::print(stderr,
+               "loadgen: a marked message came back after {} us, sooner than --block-ms {}: "
+               "does the server run with --client-blocks and that --block-ms?\n",
+               static_cast<double>(total.blocked.min()) / 1000.0, options.block_ms);
+    return 1;
+  }
   if (total.messages == 0) {
     fmt::print(stderr, "loadgen: no message came back\n");
     return 1;
@@ -409,7 +488,20 @@ int main(int argc, char** argv) {
   app.add_option("-t,--threads", options.threads, "load threads")->check(CLI::Range(1, 256));
   app.add_flag("--idle", options.idle, "open the connections, echo once on each, hold them");
   app.add_option("--rss-pid", options.rss_pid, "--idle: report this process's resident memory");
+  app.add_option("--block-permille", options.block_permille,
+                 "mark this many of every 1000 messages (spread evenly) for the server to block "
+                 "on, and report the victims (unmarked messages) apart; the server must run with "
+                 "--client-blocks --message-size SIZE")
+      ->check(CLI::Range(0u, 1000u));
+  app.add_option("--block-ms", options.block_ms,
+                 "the server's --block-ms: a marked message back sooner is an error")
+      ->needs("--block-permille");
+  std::string kind = "sleep";
+  app.add_option("--block-kind", kind, "what a marked message asks for: sleep or compute")
+      ->check(CLI::IsMember({"sleep", "compute"}))
+      ->needs("--block-permille");
   CLI11_PARSE(app, argc, argv);
+  options.block_kind = kind == "sleep" ? lf::BlockKind::kSleep : lf::BlockKind::kCompute;
   try {
     const loadgen::Pattern pattern;
     return options.idle ? loadgen::run_idle(options, pattern) : loadgen::run_load(options, pattern);

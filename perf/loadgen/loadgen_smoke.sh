@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Smoke test of the perf suite's load path (no timing assertion): loadgen drives lf-echo, the raw
 # epoll echo and the Asio echo for ~2 s each and must report zero errors and a non-zero message
-# count; against lf-timestamp (which answers with something else) it must fail.
+# count; against lf-timestamp (which answers with something else) it must fail. With
+# --block-permille (the mixed workloads) its JSON must report the victims and the blocked messages
+# apart, against lf-echo and the Asio echo with --client-blocks; against a server that does not
+# block the marked messages (no --client-blocks) it must fail.
 # Usage: loadgen_smoke.sh LOADGEN LF_ECHO EPOLL_ECHO ASIO_ECHO LF_TIMESTAMP
 set -euo pipefail
 loadgen=$1
@@ -47,10 +50,39 @@ expect_clean_run() {
   echo "$name $*: $(cat "$work/result.json")"
 }
 
+# As expect_clean_run, and the JSON must have the victims' and the blocked messages' figures.
+expect_victims() {
+  expect_clean_run "$@"
+  for field in '"victims":{"count":' '"blocked":{"count":' '"p99":' '"block":{'; do
+    if ! grep -q "$field" "$work/result.json"; then
+      echo "$1: no $field in $(cat "$work/result.json")" >&2
+      return 1
+    fi
+  done
+  if grep -q '"victims":{"count":0,' "$work/result.json"; then
+    echo "$1: no victim was measured" >&2
+    return 1
+  fi
+}
+
 start_server "$2" --threads 2
 expect_clean_run lf-echo --connections 20 --depth 2 --size 16 --duration 1.5 --warmup 0.3
 expect_clean_run lf-echo --connections 4 --size 65536 --duration 0.5 --warmup 0.1 --threads 2
 expect_clean_run lf-echo --connections 50 --idle --duration 0.2 --rss-pid "$pid"
+# This server echoes marked messages at once: loadgen must notice that they did not block.
+if "$loadgen" --port "$port" --connections 4 --size 16 --duration 0.5 --warmup 0.1 \
+     --block-permille 100 --block-ms 50 >"$work/result.json" 2>"$work/err"; then
+  echo "loadgen accepted marked messages that did not block: $(cat "$work/result.json")" >&2
+  exit 1
+fi
+echo "without --client-blocks, loadgen failed as it should: $(cat "$work/err")"
+stop_server
+
+start_server "$2" --threads 4 --client-blocks --message-size 16 --block-ms 2
+expect_victims lf-echo --connections 10 --size 16 --duration 1 --warmup 0.2 \
+  --block-permille 20 --block-ms 2
+expect_victims lf-echo --connections 10 --depth 3 --size 16 --duration 0.5 --warmup 0.1 \
+  --block-permille 20 --block-ms 2 --block-kind compute
 stop_server
 
 start_server "$3" --threads 1
@@ -59,6 +91,11 @@ stop_server
 
 start_server "$4" --threads 2 --contexts per-thread
 expect_clean_run asio_echo --connections 20 --size 4096 --duration 0.5 --warmup 0.1
+stop_server
+
+start_server "$4" --threads 2 --client-blocks --message-size 16 --block-ms 2
+expect_victims asio_echo --connections 10 --size 16 --duration 0.5 --warmup 0.1 \
+  --block-permille 20 --block-ms 2
 stop_server
 
 start_server "$5" --threads 1

@@ -2,7 +2,9 @@
 // by --threads threads; --contexts per-thread: --threads io_contexts with one thread each, the
 // acceptor handing connections out round-robin. The session is the usual read_some / write loop
 // (one operation outstanding per connection, so no strand is needed). --block-permille/--block-ms
-// make X of every 1000 reads sleep in the handler, for the mixed workload.
+// make X of every 1000 reads sleep in the handler; with --client-blocks the client marks the
+// messages to block instead (the first byte of each --message-size message, handlers/echo/
+// block_kind.h, the same code lf-echo runs), for the mixed workloads.
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
 
@@ -15,10 +17,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "echo/block_kind.h"
 
 namespace {
 
@@ -28,12 +33,26 @@ using asio::ip::tcp;
 struct Blocking {
   unsigned permille = 0;
   unsigned ms = 2;
+  std::size_t message_size = 0;  // > 0: --client-blocks, messages of this size
+
   void maybe_block() const {
     if (permille == 0) return;
     thread_local std::uint64_t count = 0;
     // Spread evenly: block whenever count * permille / 1000 steps up.
     const std::uint64_t before = count++ * permille / 1000;
     if (count * permille / 1000 != before) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  }
+
+  // --client-blocks: blocks as each whole message in `data` asks; returns the bytes of whole
+  // messages (the echo waits for all of them: a client with one message in flight sends no
+  // batches, so none is held up by another's block).
+  std::size_t block_as_marked(const char* data, std::size_t n) const {
+    const std::size_t whole = n / message_size * message_size;
+    for (std::size_t at = 0; at < whole; at += message_size) {
+      const auto kind = lf::block_kind_of(static_cast<unsigned char>(data[at]));
+      lf::block(kind, std::chrono::milliseconds(ms));
+    }
+    return whole;
   }
 };
 
@@ -47,25 +66,41 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Reads after the `kept_` bytes of a partial message left at the start of data_.
   void read() {
-    socket_.async_read_some(asio::buffer(data_),
+    socket_.async_read_some(asio::buffer(data_.data() + kept_, data_.size() - kept_),
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                               if (ec) return;
-                              self->blocking_.maybe_block();
-                              self->write(n);
+                              self->on_read(n);
                             });
+  }
+
+  void on_read(std::size_t n) {
+    if (blocking_.message_size == 0) {
+      blocking_.maybe_block();
+      return write(n);
+    }
+    const std::size_t filled = kept_ + n;
+    const std::size_t whole = blocking_.block_as_marked(data_.data(), filled);
+    kept_ = filled - whole;
+    if (whole == 0) return read();
+    write(whole);
   }
 
   void write(std::size_t n) {
     asio::async_write(socket_, asio::buffer(data_, n),
-                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                        if (!ec) self->read();
+                      [self = shared_from_this(), n](boost::system::error_code ec, std::size_t) {
+                        if (ec) return;
+                        // The partial message after the echoed bytes moves to the front.
+                        std::memmove(self->data_.data(), self->data_.data() + n, self->kept_);
+                        self->read();
                       });
   }
 
   tcp::socket socket_;
   const Blocking& blocking_;
   std::array<char, 16384> data_{};
+  std::size_t kept_ = 0;  // --client-blocks: bytes of a partial message at the start of data_
 };
 
 class Server {
@@ -109,7 +144,16 @@ int main(int argc, char** argv) {
   app.add_option("--block-permille", blocking.permille, "of every 1000 reads, this many sleep")
       ->check(CLI::Range(0, 1000));
   app.add_option("--block-ms", blocking.ms, "how long a blocking read sleeps (ms)");
+  bool client_blocks = false;
+  std::size_t message_size = 16;
+  app.add_flag("--client-blocks", client_blocks, "the first byte of each --message-size message "
+               "says what to do before echoing it: 0 nothing, 1 sleep, 2 compute (--block-ms)")
+      ->excludes(app.get_option("--block-permille"));
+  // A message must fit the session's buffer with room to read more.
+  app.add_option("--message-size", message_size, "--client-blocks: the size of every message")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{8192}));
   CLI11_PARSE(app, argc, argv);
+  if (client_blocks) blocking.message_size = message_size;
   try {
     const std::size_t n_contexts = contexts_mode == "one" ? 1 : threads;
     std::vector<std::unique_ptr<asio::io_context>> contexts;

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Renders a perf suite results file (perf/results/*.json, written by run_suite.py) into
-docs/perf.md and PNG plots (gnuplot) in docs/perf/. This script owns the whole of docs/perf.md:
-the microbenchmark figures are rendered here too, from the same run.
+docs/perf.md, PNG plots (gnuplot) and SVG bar charts (written here, no dependency) in docs/perf/.
+This script owns the whole of docs/perf.md: the microbenchmark figures are rendered here too, from
+the same run.
 
 Usage: render.py RESULTS.json [--doc docs/perf.md]
 """
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -15,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from xml.sax.saxutils import escape
 
 ECHO_SIZES = (("16", "16 B"), ("4k", "4 KiB"))
 ECHO_CONNS = (10, 100, 1000)
@@ -108,17 +111,18 @@ def echo_table(res, workload, throughput="msgs_per_s", unit="msg/s"):
     return "\n".join(lines)
 
 
-def figure_table(res, workload, header, figures, ratios):
+def figure_table(res, workload, header, figures, ratios, base=None):
     """One row per system: its `figures` (the first shows the error if the run failed), then its
-    `ratios` to lf."""
+    `ratios` to `base` (default: the reference model, which is set in bold)."""
     ref = res.reference
+    base = base or ref
     lines = [header, "|---|" + "---:|" * (len(figures) + len(ratios))]
     for system in res.systems(workload):
         errs = res.errors(workload, system)
         cells = [fmt_num(res.figure(workload, system, key)) for key in figures]
         if res.figure(workload, system, figures[0]) is None:
             cells[0] = f"error: {errs[0][:80]}" if errs else "–"
-        cells += [fmt_ratio(res.ratio(workload, system, ref, key)) for key in ratios]
+        cells += [fmt_ratio(res.ratio(workload, system, base, key)) for key in ratios]
         lines.append(f"| {system_cell(system, ref)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -164,6 +168,126 @@ def callgrind_table(res):
         cell = fmt_num(per) if per is not None else f"error: {run.get('error', '')[:80]}"
         lines.append(f"| {system_cell(run['system'], ref)} | {run['threads']} | {cell} |")
     return "\n".join(lines)
+
+
+# ----- mixed workloads -------------------------------------------------------------------------
+# The baseline of the mixed workloads' ratios: the issue's targets compare with one loop per thread.
+MIXED_BASELINE = "reactor"
+
+
+def mixed_specs(res):
+    """The mixed workloads of the run (run_suite.py's MIXED, as it recorded them) that have runs."""
+    return [spec for spec in res.meta.get("mixed", []) if res.systems(spec["workload"])]
+
+
+def mixed_title(res, spec):
+    kind = "sleep" if spec["kind"] == "sleep" else "compute"
+    return (f"{spec['workload'].removeprefix('mixed-')}: {res.meta.get('mixed_threads', 4)} threads, "
+            f"{spec['connections']} connections, {spec['permille']}‰ of messages {kind} "
+            f"{spec['ms']} ms")
+
+
+def mixed_table(res, workload):
+    base = MIXED_BASELINE if MIXED_BASELINE in res.systems(workload) else None
+    vs = f"vs {base}" if base else "(no reactor)"
+    return figure_table(
+        res, workload,
+        f"| system | msg/s | victims p99 µs | victims p99.9 µs | blocked p99 µs | overall p99.9 µs | "
+        f"victims p99 {vs} | msg/s {vs} | overall p99.9 {vs} |",
+        ["msgs_per_s", "victims_p99_us", "victims_p999_us", "blocked_p99_us", "p999_us"],
+        ["victims_p99_us", "msgs_per_s", "p999_us"], base)
+
+
+def svg_bars(title, rows, unit, path):
+    """A horizontal bar chart, log scale, one bar per (label, value); None values are left out.
+    Written by hand so that rendering needs nothing but Python."""
+    rows = [(label, v) for label, v in rows if v is not None and v > 0]
+    if not rows:
+        return False
+    label_w, bar_w, row_h, top = 190, 520, 22, 46
+    low = 10 ** math.floor(math.log10(min(v for _, v in rows)))
+    high = 10 ** math.ceil(math.log10(max(v for _, v in rows)))
+    high = high * 10 if high == low else high
+
+    def x(v):
+        return label_w + bar_w * (math.log10(v) - math.log10(low)) / (math.log10(high) - math.log10(low))
+
+    height = top + row_h * len(rows) + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 90}" height="{height}" '
+           'font-family="sans-serif" font-size="12">',
+           f'<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(title)}</text>']
+    decade = low
+    while decade <= high:
+        gx = x(decade)
+        out.append(f'<line x1="{gx:.1f}" y1="{top - 8}" x2="{gx:.1f}" y2="{height - 26}" stroke="#ddd"/>')
+        out.append(f'<text x="{gx:.1f}" y="{height - 10}" text-anchor="middle">{fmt_num(decade)} {unit}</text>')
+        decade *= 10
+    for i, (label, v) in enumerate(rows):
+        y = top + i * row_h
+        colour = "#e41a1c" if label.startswith(MIXED_BASELINE) else "#377eb8"
+        out.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(label)}</text>')
+        out.append(f'<rect x="{label_w}" y="{y + 3}" width="{max(x(v) - label_w, 1):.1f}" height="{row_h - 6}" '
+                   f'fill="{colour}"/>')
+        out.append(f'<text x="{x(v) + 4:.1f}" y="{y + 14}">{fmt_num(v)}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+    return True
+
+
+def mixed_plots(res, out_dir):
+    """An SVG of the victims' p99 per system for each mixed workload; returns {workload: path}."""
+    made = {}
+    for spec in mixed_specs(res):
+        w = spec["workload"]
+        rows = [(system, res.figure(w, system, "victims_p99_us")) for system in res.systems(w)]
+        if not any(v for _, v in rows):
+            continue
+        os.makedirs(out_dir, exist_ok=True)
+        name = f"{w}-victims-p99.svg"
+        if svg_bars(f"{mixed_title(res, spec)}: victims' p99 (µs, log scale; lower is better)",
+                    rows, "µs", os.path.join(out_dir, name)):
+            made[w] = f"perf/{name}"
+    return made
+
+
+def mixed_targets(res, add):
+    """The issue's targets for the mixed workloads: the reference model's victims against reactor;
+    for starvation the elastic thread set against fixed ones (throughput)."""
+    ref = res.reference
+
+    def ratio(w, a, b, metric):
+        return res.ratio(w, a, b, metric) if a in res.systems(w) and b in res.systems(w) else None
+
+    def missing(w):
+        return "not in this run" if not res.systems(w) else f"{MIXED_BASELINE} not in this run"
+
+    w = "mixed-light"
+    p99 = ratio(w, ref, MIXED_BASELINE, "victims_p99_us")
+    tput = ratio(w, ref, MIXED_BASELINE, "msgs_per_s")
+    p999 = ratio(w, ref, MIXED_BASELINE, "p999_us")
+    ok = None if None in (p99, tput, p999) else (p99 <= 0.2 and tput >= 1.0 and p999 <= 1.0)
+    add("3. mixed light (10 conns, 2‰ sleep 2 ms)",
+        f"lf victims' p99 <= 0.2x {MIXED_BASELINE}'s, throughput >= 1.0x, overall p99.9 <= 1.0x",
+        missing(w) if p99 is None else
+        f"victims p99 {fmt_ratio(p99)}, throughput {fmt_ratio(tput)}, p99.9 {fmt_ratio(p999)}", ok)
+    for w, label in (("mixed-heavy", "heavy (100 conns, 5‰ sleep 2 ms)"),
+                     ("mixed-cpu-heavy", "cpu-heavy (100 conns, 10‰ compute 1 ms)")):
+        r = ratio(w, ref, MIXED_BASELINE, "victims_p99_us")
+        add(f"3. mixed {label}", f"lf victims' p99 <= 0.3x {MIXED_BASELINE}'s",
+            missing(w) if r is None else fmt_ratio(r), None if r is None else r <= 0.3)
+    w = "mixed-starvation"
+    elastic, fixed4, fixed16 = f"{ref} elastic 4", f"{ref} fixed 4", f"{ref} fixed 16"
+    r4 = ratio(w, elastic, fixed4, "msgs_per_s")
+    r16 = ratio(w, elastic, fixed16, "msgs_per_s")
+    ok = None if r4 is None or r16 is None else (r4 >= 3.5 and r16 >= 0.9)
+    measured = ("not in this run" if not res.systems(w) else
+                "no --max-threads in this build" if elastic not in res.systems(w) else
+                f"{fmt_ratio(r4)} vs fixed 4, {fmt_ratio(r16)} vs fixed 16")
+    add("3. mixed starvation (100 conns, 50‰ sleep 5 ms)",
+        "elastic lf (4 threads, may grow) >= 3.5x lf fixed at 4 and >= 0.9x lf fixed at 16, msg/s",
+        measured, ok)
 
 
 # ----- microbenchmarks -------------------------------------------------------------------------
@@ -244,8 +368,10 @@ def targets(res):
     add("1. echo 16 B, 100 conns", "lf >= 0.95x one-loop-per-thread (reactor)",
         fmt_ratio(r) if reactor else "reactor model not in this build", None if r is None else r >= 0.95)
 
-    w = "mixed-100"
-    if reactor and reactor in res.systems(w):
+    w = "mixed-100"  # results before the mixed workloads had victims
+    if not res.systems(w):
+        pass
+    elif reactor and reactor in res.systems(w):
         p99 = res.ratio(w, ref, reactor, "p99_us")
         tput = res.ratio(w, ref, reactor, "msgs_per_s")
         ok = None if p99 is None or tput is None else (p99 <= 0.2 and tput >= 1.0)
@@ -254,6 +380,7 @@ def targets(res):
     else:
         add("3. mixed blocking", "lf p99 <= 0.2x reactor p99, throughput >= 1.0x",
             "reactor model not in this build", None)
+    mixed_targets(res, add)
 
     for w in ("http-50", "http-500"):
         nginx = next((s for s in res.systems(w) if s.startswith("nginx")), None)
@@ -351,6 +478,7 @@ def render(res, results_path, doc_path):
     meta = res.meta
     machine = meta["machine"]
     pictures = plots(res, os.path.join(os.path.dirname(doc_path), "perf"))
+    mixed_pictures = mixed_plots(res, os.path.join(os.path.dirname(doc_path), "perf"))
     out = []
     w = out.append
     w("# lf performance\n")
@@ -445,12 +573,15 @@ def render(res, results_path, doc_path):
     w("## 2. Echo bulk, 64 KiB messages, 10 connections\n")
     w(echo_table(res, "bulk-64k-10", "mib_per_s", "MiB/s"))
     w("")
-    w("## 3. Mixed: 1% of messages block the handler for 2 ms, 100 connections, 16 B\n")
-    w("Every system runs 4 threads (the epoll floor and `single`: 1) with `--block-permille 10 "
-      "--block-ms 2`. Under one loop per thread a blocked handler stalls every connection of its "
-      "loop; under Leader/Followers only the blocked thread's own connection waits.\n")
-    w(echo_table(res, "mixed-100"))
-    w("")
+    if res.systems("mixed-100"):  # results from before the mixed workloads had victims
+        w("## 3. Mixed: 1% of messages block the handler for 2 ms, 100 connections, 16 B\n")
+        w("Every system runs 4 threads (the epoll floor and `single`: 1) with `--block-permille 10 "
+          "--block-ms 2`. Under one loop per thread a blocked handler stalls every connection of its "
+          "loop; under Leader/Followers only the blocked thread's own connection waits.\n")
+        w(echo_table(res, "mixed-100"))
+        w("")
+    if mixed_specs(res):
+        render_mixed(res, w, mixed_pictures)
     w("## 4. HTTP/1.1 keep-alive plaintext (wrk, GET /hello)\n")
     for conns in (50, 500):
         w(f"### {conns} connections\n")
@@ -496,6 +627,35 @@ def render(res, results_path, doc_path):
         w("")
     with open(doc_path, "w") as f:
         f.write("\n".join(out))
+
+
+def render_mixed(res, w, pictures):
+    w("## 3. Mixed workloads: what blocked handlers cost the other messages\n")
+    w(f"The client chooses which messages block: loadgen `--block-permille P --block-ms D "
+      f"--block-kind sleep|compute` marks P of every 1000 {res.meta.get('mixed_size', 16)} B "
+      "messages, spread evenly, in the message's first byte; the server runs with `--client-blocks "
+      "--block-ms D` and, before it echoes a marked message, sleeps D ms (a stand-in for a "
+      "blocking call: a database, a disk) or computes for D ms without sleeping (a CPU-heavy "
+      "request). The unmarked messages are the **victims**: they ask for no waiting, so whatever "
+      "they wait beyond an echo is what the server's way of sharing its threads makes them pay for "
+      "the blocked ones: a connection stuck behind a blocked handler on its loop (one loop per "
+      "thread), a queue whose workers are all busy (half-sync/half-async), or no free thread at "
+      "all. The overall percentiles mix the victims with the blocked messages, whose own latency "
+      "is at least D by construction (with 1% blocked, the overall p99 is about D whatever the "
+      "server does), so the victims and the blocked messages are reported apart; loadgen fails a "
+      "run in which a marked message came back sooner than D (a server that did not block it).\n")
+    w(f"Every system runs {res.meta.get('mixed_threads', 4)} threads (`single`: 1); the epoll "
+      f"floor is left out. Ratios are against `{MIXED_BASELINE}` (one loop per thread), the "
+      "baseline of the targets; starvation also runs the reference model with a fixed thread "
+      "set (`--max-threads` equal to `--threads`, 4 and 16) and an elastic one (`--threads 4`, "
+      "allowed to grow), when lf-echo has `--max-threads`.\n")
+    for spec in mixed_specs(res):
+        workload = spec["workload"]
+        w(f"### {mixed_title(res, spec)}\n")
+        if workload in pictures:
+            w(f"![{workload}: victims' p99 per system]({pictures[workload]})\n")
+        w(mixed_table(res, workload))
+        w("")
 
 
 def main():

@@ -7,6 +7,8 @@ to core 0 and every load generator to core 1 (taskset), one server at a time, st
 each measurement on loopback; nginx and redis-server get their configuration in a temporary
 directory. Each repetition runs every system once (the order reversed on every other repetition),
 so each system is measured side by side with lf, and ratios are medians of per-pair ratios.
+The mixed workloads (MIXED) let loadgen mark the messages the server blocks on and report the
+latency of the unmarked ones, the victims, apart (docs/perf.md, section 3).
 The callgrind workload (perf/callgrind.sh, deterministic: one repetition) counts the user-space
 instructions per echoed message of every echo server with 1 and 2 threads. --only picks workloads.
 """
@@ -29,6 +31,18 @@ import tempfile
 import time
 
 LF_MODELS = ["lf", "lf-et", "lf-spin", "lf-handoff", "reactor", "hsha", "single"]
+# The mixed workloads: the client (loadgen --block-permille) marks `permille` of every 1000 16 B
+# messages; the server (--client-blocks) sleeps or computes `ms` before echoing a marked one. The
+# figures of interest are the victims': the unmarked messages, held up only by how the server
+# shares its threads. Every multi-threaded system runs MIXED_THREADS threads.
+MIXED_THREADS = 4
+MIXED_SIZE = 16
+MIXED = [
+    {"workload": "mixed-light", "connections": 10, "permille": 2, "ms": 2, "kind": "sleep"},
+    {"workload": "mixed-heavy", "connections": 100, "permille": 5, "ms": 2, "kind": "sleep"},
+    {"workload": "mixed-starvation", "connections": 100, "permille": 50, "ms": 5, "kind": "sleep"},
+    {"workload": "mixed-cpu-heavy", "connections": 100, "permille": 10, "ms": 1, "kind": "compute"},
+]
 CALLGRIND_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "callgrind.sh")
 
@@ -147,6 +161,15 @@ class Suite:
         found = [m for m in LF_MODELS if m in words]
         return found or ["lf"]
 
+    def has_max_threads(self):
+        """Whether lf-echo takes --max-threads (the elastic thread set), from its --help."""
+        try:
+            text = subprocess.run([self.app("lf-echo"), "--help"], capture_output=True, text=True,
+                                  timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return "--max-threads" in text
+
     def default_model(self):
         """The model lf-echo runs without --model ("default: NAME" in --help), else lf."""
         try:
@@ -176,6 +199,25 @@ class Suite:
         systems.append((f"asio {threads} ctx x 1 thr",
                         lambda p: [self.perf_bin("asio_echo"), "--port", str(p), "--threads",
                                    str(threads), "--contexts", "per-thread", *extra]))
+        return systems
+
+    def mixed_systems(self, spec):
+        """The echo servers of a mixed workload: every lf model and both Asio variants, with the
+        client choosing the blocked messages (the epoll floor, single-threaded, is left out). For
+        starvation, also the reference model with a fixed and an elastic thread set."""
+        extra = ("--client-blocks", "--message-size", str(MIXED_SIZE), "--block-ms", str(spec["ms"]))
+        systems = [s for s in self.echo_systems(MIXED_THREADS, extra) if s[0] != "epoll floor"]
+        if spec["workload"] != "mixed-starvation":
+            return systems
+        if not self.max_threads:
+            return systems
+        ref = self.reference
+        for name, threads, more in (
+                (f"{ref} fixed 4", 4, ("--max-threads", "4")),
+                (f"{ref} elastic 4", 4, ()),
+                (f"{ref} fixed 16", 16, ("--max-threads", "16"))):
+            systems.append((name, (lambda p, t=threads, e=extra + more:
+                                   self.lf_command("lf-echo", ref, p, t, e))))
         return systems
 
     def http_systems(self):
@@ -241,10 +283,13 @@ http {{
         self.progress(f"{workload:14s} {system:22s} rep {rep + 1}: {summary}")
         return record
 
-    def loadgen(self, port, connections, size, depth=1):
+    def loadgen(self, port, connections, size, depth=1, mixed=None):
         cmd = self.load_prefix() + [self.perf_bin("loadgen"), "--port", str(port), "-c",
                                     str(connections), "-s", str(size), "--depth", str(depth),
                                     "-d", str(self.duration), "-w", str(self.warmup)]
+        if mixed:
+            cmd += ["--block-permille", str(mixed["permille"]), "--block-ms", str(mixed["ms"]),
+                    "--block-kind", mixed["kind"]]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if not out.stdout.strip():
             raise RuntimeError("loadgen: " + out.stderr.strip()[-300:])
@@ -257,7 +302,17 @@ http {{
                    "p50_us": lat["p50"], "p99_us": lat["p99"], "p999_us": lat["p999"]}
         unit = f"{result['mib_per_s']:.0f} MiB/s" if size >= 65536 else \
             f"{result['msgs_per_s']:,.0f} msg/s"
-        return {"metrics": metrics, "summary": f"{unit}, p99 {lat['p99']:.0f} us"}
+        summary = f"{unit}, p99 {lat['p99']:.0f} us"
+        for part in ("victims", "blocked"):
+            if part in result:
+                figures = result[part]["latency_us"]
+                metrics[f"{part}_count"] = result[part]["count"]
+                for key in ("p50", "p99", "p999", "max"):
+                    metrics[f"{part}_{key}_us"] = figures[key]
+        if "victims" in result:
+            summary = (f"{unit}, victims p99 {metrics['victims_p99_us']:.0f} us, blocked p99 "
+                       f"{metrics['blocked_p99_us']:.0f} us")
+        return {"metrics": metrics, "summary": summary}
 
     def idle(self, port, proc, connections):
         time.sleep(0.2)  # let the server settle before the baseline
@@ -331,7 +386,6 @@ http {{
 
     def plan(self):
         echo = self.echo_systems(self.threads)
-        mixed = self.echo_systems(4, ("--block-permille", "10", "--block-ms", "2"))
         http, redis = self.http_systems(), self.redis_systems()
         work = []
         for size, tag in ((16, "16"), (4096, "4k")):
@@ -339,7 +393,10 @@ http {{
                 work.append((f"echo-{tag}-{conns}", echo,
                              lambda p, _proc, c=conns, s=size: self.loadgen(p, c, s)))
         work.append(("bulk-64k-10", echo, lambda p, _proc: self.loadgen(p, 10, 65536)))
-        work.append(("mixed-100", mixed, lambda p, _proc: self.loadgen(p, 100, 16)))
+        for spec in MIXED:
+            work.append((spec["workload"], self.mixed_systems(spec),
+                         lambda p, _proc, m=spec: self.loadgen(p, m["connections"], MIXED_SIZE,
+                                                               mixed=m)))
         for conns in (50, 500):
             work.append((f"http-{conns}", http, lambda p, _proc, c=conns: self.wrk(p, c)))
         work.append(("redis-50", redis, lambda p, _proc: self.redis_benchmark(p, 1)))
@@ -447,6 +504,10 @@ http {{
         if self.args.models:
             self.lf_models = [m for m in self.args.models.split(",") if m]
         self.reference = self.default_model()
+        self.max_threads = self.has_max_threads()
+        if not self.max_threads and self.selected("mixed-starvation"):
+            self.notes.append("lf-echo has no --max-threads flag in this build: the starvation "
+                              "workload's fixed and elastic thread-set variants were skipped.")
         if self.reference in self.lf_models:  # the reference goes first
             self.lf_models = [self.reference] + [m for m in self.lf_models if m != self.reference]
         work = self.plan()
@@ -479,7 +540,10 @@ http {{
             "warmup_s": self.warmup,
             "duration_s": self.duration,
             "threads": self.threads,
-            "mixed_threads": 4,
+            "mixed_threads": MIXED_THREADS,
+            "mixed_size": MIXED_SIZE,
+            "mixed": [spec for spec in MIXED if self.selected(spec["workload"])],
+            "max_threads_flag": self.max_threads,
             "idle_connections": self.idle_connections(),
             "pinning": ("server: taskset -c 0; load generators: taskset -c 1; log_bench and "
                         "handoff_bench unpinned (2 threads)") if self.pin else "none (fewer than 2 CPUs)",
