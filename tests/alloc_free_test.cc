@@ -92,6 +92,7 @@ TEST_P(AllocFree, EchoedMessagesAllocateNothingAfterWarmUp) {
   ServerOptions options;
   options.model = GetParam();
   options.threads = 2;
+  options.max_threads = 2;  // steady state: a thread started by growth allocates its own things
   test::RunningServer server(test::factory_of<EchoConnection>(), options);
   std::vector<test::TestClient> clients;
   clients.reserve(kConnections);

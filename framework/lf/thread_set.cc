@@ -1,12 +1,18 @@
 #include "lf/thread_set.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <utility>
 
 #include "lf/event_handler.h"
 #include "lf/handle_set.h"
 #include "lf/log.h"
 #include "lf/metrics.h"
+#include "lf/unique_fd.h"
 
 namespace lf {
 
@@ -127,8 +133,8 @@ void ThreadSet::join() {
 }
 
 void ThreadSet::supervise() {
-  std::vector<std::int64_t> cpu_before;
-  std::vector<std::int64_t> cpu_after;
+  std::vector<bool> blocked_before;
+  std::vector<bool> blocked_after;
   while (!supervisor_stop_.load(std::memory_order_acquire)) {
     if (!stalled()) {
       // Asleep until a stall starts: note_stall() wakes us only when this flag is set, so a busy
@@ -145,38 +151,44 @@ void ThreadSet::supervise() {
     // handles all that time; if some of them are blocked rather than computing, one more
     // thread gets work done.
     const std::uint64_t leaves = leaves_.load(std::memory_order_acquire);
-    read_cpu_times(cpu_before);
+    read_blocked(blocked_before);
     std::this_thread::sleep_for(grow_after_);
     if (!stalled() || leaves_.load(std::memory_order_acquire) != leaves ||
         supervisor_stop_.load(std::memory_order_acquire)) {
       continue;
     }
-    read_cpu_times(cpu_after);
-    if (some_thread_blocked(cpu_before, cpu_after, grow_after_)) grow();
+    read_blocked(blocked_after);
+    if (blocked_in_both(blocked_before, blocked_after)) grow();
   }
 }
 
-void ThreadSet::read_cpu_times(std::vector<std::int64_t>& times) const {
-  times.assign(slots_.size(), -1);
+void ThreadSet::read_blocked(std::vector<bool>& blocked) const {
+  blocked.assign(slots_.size(), false);
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const Slot& slot = *slots_[i];
-    if (!slot.running.load(std::memory_order_acquire) ||
-        !slot.has_cpu_clock.load(std::memory_order_acquire)) {
-      continue;
-    }
-    timespec now{};
-    if (::clock_gettime(slot.cpu_clock.load(std::memory_order_relaxed), &now) == 0) {
-      times[i] = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-    }
+    const pid_t tid = slot.tid.load(std::memory_order_acquire);
+    if (tid == 0 || !slot.running.load(std::memory_order_acquire)) continue;
+    // "tid (comm) S ...": the state follows the last ')'. S: sleeping, D: waiting for I/O; R
+    // (running, or runnable and waiting for a CPU) counts as busy. Plain system calls: no
+    // allocation (tests count them).
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(tid));
+    const UniqueFd file(::open(path, O_RDONLY | O_CLOEXEC));
+    if (!file) continue;  // the thread has just left
+    char text[256];
+    const ssize_t n = ::read(file.get(), text, sizeof text - 1);
+    if (n <= 0) continue;
+    text[n] = '\0';
+    const char* paren = std::strrchr(text, ')');
+    if (paren == nullptr || paren[1] != ' ') continue;
+    blocked[i] = paren[2] == 'S' || paren[2] == 'D';
   }
 }
 
-bool ThreadSet::some_thread_blocked(const std::vector<std::int64_t>& before,
-                                    const std::vector<std::int64_t>& after,
-                                    std::chrono::nanoseconds interval) noexcept {
+bool ThreadSet::blocked_in_both(const std::vector<bool>& before,
+                                const std::vector<bool>& after) noexcept {
   for (std::size_t i = 0; i < before.size() && i < after.size(); ++i) {
-    if (before[i] < 0 || after[i] < 0) continue;
-    if (after[i] - before[i] < interval.count() / 2) return true;
+    if (before[i] && after[i]) return true;
   }
   return false;
 }
@@ -276,15 +288,11 @@ void ThreadSet::process(Slot& slot, EventHandler* handler) {
 
 void ThreadSet::thread_main(Slot& slot) {
   t_thread_set = this;
-  clockid_t cpu_clock{};
-  if (::pthread_getcpuclockid(::pthread_self(), &cpu_clock) == 0) {
-    slot.cpu_clock.store(cpu_clock, std::memory_order_relaxed);
-    slot.has_cpu_clock.store(true, std::memory_order_release);
-  }
+  slot.tid.store(::gettid(), std::memory_order_release);
   metrics::add(metrics::Counter::kThreadsStarted);
   run_turns(slot);
   metrics::add(metrics::Counter::kThreadsExited);
-  slot.has_cpu_clock.store(false, std::memory_order_relaxed);
+  slot.tid.store(0, std::memory_order_relaxed);
   slot.running.store(false, std::memory_order_release);  // the supervisor may reuse the slot
 }
 

@@ -9,8 +9,7 @@
 // that stayed a follower for shrink_after leaves again.
 #pragma once
 
-#include <pthread.h>
-#include <time.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
@@ -99,10 +98,9 @@ class ThreadSet {
     HandleSet::ReadyList batch;  // reused for every wait: a wait allocates nothing
     std::thread thread;          // started and joined by start(), the supervisor and join()
     std::atomic<bool> running{false};
-    // The thread's CPU-time clock (set by the thread itself): the supervisor tells a thread
-    // blocked in its handler from one that is computing.
-    std::atomic<clockid_t> cpu_clock{0};
-    std::atomic<bool> has_cpu_clock{false};
+    // The thread's kernel id (set by the thread itself, 0 when none): the supervisor reads its
+    // state to tell a thread blocked in its handler from one that computes.
+    std::atomic<pid_t> tid{0};
   };
 
   void thread_main(Slot& slot);
@@ -118,14 +116,14 @@ class ThreadSet {
   }
   // Starts one more thread if below the cap. Supervisor only.
   void grow();
-  // CPU time used so far by each slot's thread, in nanoseconds (-1: no thread, or unknown).
-  void read_cpu_times(std::vector<std::int64_t>& times) const;
-  // True when some thread used less than half of `interval` of CPU between the two readings:
-  // it is blocked (sleeping, waiting on I/O or a lock), so another thread would get work done.
-  // Threads that all compute would only be sliced thinner by one more.
-  [[nodiscard]] static bool some_thread_blocked(const std::vector<std::int64_t>& before,
-                                                const std::vector<std::int64_t>& after,
-                                                std::chrono::nanoseconds interval) noexcept;
+  // For each slot, whether its thread sleeps in the kernel now (/proc/self/task/TID/stat: S or
+  // D), that is blocked in its handler (a sleep, I/O, a lock) rather than computing.
+  void read_blocked(std::vector<bool>& blocked) const;
+  // True when some thread was blocked at both readings, a grow delay apart: one more thread
+  // gets work done. Threads that all compute (or wait for a busy CPU) would only be sliced
+  // thinner by one more.
+  [[nodiscard]] static bool blocked_in_both(const std::vector<bool>& before,
+                                            const std::vector<bool>& after) noexcept;
   // An idle follower above the base leaves: true if this thread may go.
   bool retire_one() noexcept;
   // A thread began processing with every other thread processing too.
