@@ -145,20 +145,24 @@ void ThreadSet::supervise() {
         supervisor_wakeups_.wait(seen, std::memory_order_acquire);
       }
       supervisor_asleep_.store(false, std::memory_order_relaxed);
+      blocked_before.clear();
       continue;
     }
     // Every thread is processing. If none comes free for grow_after, nobody has watched the
-    // handles all that time; if some of them are blocked rather than computing, one more
-    // thread gets work done.
+    // handles all that time; if some of them are blocked rather than computing (asleep at this
+    // look and the previous one, a grow delay apart), one more thread gets work done. The
+    // threads' states are read only once a stall has lasted a grow delay: a busy server whose
+    // threads keep coming free costs one sleep per grow delay here, no /proc reads.
     const std::uint64_t leaves = leaves_.load(std::memory_order_acquire);
-    read_blocked(blocked_before);
     std::this_thread::sleep_for(grow_after_);
     if (!stalled() || leaves_.load(std::memory_order_acquire) != leaves ||
         supervisor_stop_.load(std::memory_order_acquire)) {
+      blocked_before.clear();  // the stall ended: start over
       continue;
     }
     read_blocked(blocked_after);
     if (blocked_in_both(blocked_before, blocked_after)) grow();
+    blocked_before.swap(blocked_after);
   }
 }
 
