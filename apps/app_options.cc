@@ -29,7 +29,7 @@ void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t def
                              "handlers), start more threads, up to this many; extra threads leave "
                              "after {} s idle (default: {} x --threads; equal to --threads: a "
                              "fixed set)",
-                             ServerOptions{}.shrink_after.count() / 1000, kDefaultGrowthFactor))
+                             kDefaultShrinkAfter.count() / 1000, kDefaultGrowthFactor))
       ->check(CLI::Range(1, 4096));
   std::string names;
   for (const Model model : all_models()) {

@@ -357,6 +357,14 @@ class BlockingHandler : public WakeHandler {
   std::atomic<bool> release_{false};
 };
 
+// Waits until every handler has entered handle_event() `times` times.
+bool all_entered(const std::vector<std::shared_ptr<BlockingHandler>>& handlers, int times) {
+  return eventually([&] {
+    return std::all_of(handlers.begin(), handlers.end(),
+                       [times](const auto& h) { return h->entered_.load() == times; });
+  });
+}
+
 TEST(ThreadSetTest, CountsStallsWhenEveryThreadIsBusy) {
   HandleSet handle_set;
   ThreadSet threads(handle_set, ThreadSetOptions{.threads = 2});
@@ -396,10 +404,7 @@ TEST(ThreadSetTest, GrowsWhileHandlersBlockThenShrinksBack) {
   EXPECT_EQ(threads.size(), 2u);
   for (auto& h : handlers) h->notify(event::kWake);
   // Two threads could run only two of them; five run at once only because the set grew.
-  ASSERT_TRUE(eventually([&] {
-    return std::all_of(handlers.begin(), handlers.end(),
-                       [](const auto& h) { return h->entered_.load() == 1; });
-  })) << "only " << threads.size() << " threads";
+  ASSERT_TRUE(all_entered(handlers, 1)) << "only " << threads.size() << " threads";
   EXPECT_GE(threads.size(), 5u);
   EXPECT_LE(threads.size(), 6u);
   const auto states = threads.states();
@@ -421,10 +426,7 @@ TEST(ThreadSetTest, GrowsWhileHandlersBlockThenShrinksBack) {
     h->release_ = false;
     h->notify(event::kWake);
   }
-  ASSERT_TRUE(eventually([&] {
-    return std::all_of(handlers.begin(), handlers.end(),
-                       [](const auto& h) { return h->entered_.load() == 2; });
-  }));
+  ASSERT_TRUE(all_entered(handlers, 2));
   for (auto& h : handlers) h->release_ = true;
   threads.stop();
   threads.join();
@@ -454,10 +456,7 @@ TEST(ThreadSetTest, AFixedSetNeverGrows) {
   EXPECT_EQ(threads.size(), 2u);
   EXPECT_EQ(threads.stats().grown, 0u);
   for (auto& h : handlers) h->release_ = true;
-  ASSERT_TRUE(eventually([&] {
-    return std::all_of(handlers.begin(), handlers.end(),
-                       [](const auto& h) { return h->entered_.load() == 1; });
-  }));
+  ASSERT_TRUE(all_entered(handlers, 1));
   threads.stop();
   threads.join();
   for (auto& h : handlers) handle_set.remove_handle(*h);
@@ -523,6 +522,16 @@ void cycle_leader(WakeHandler& other) {
   ASSERT_TRUE(eventually([&] { return other.runs_.load() > before; }));
 }
 
+// True once the HandleSet has freed the observed handler: each look runs `other` once more, so
+// the leader goes through another wait_for_event.
+bool freed_once_leader_cycles(const Lifetime& lifetime, WakeHandler& other) {
+  return eventually([&] {
+    if (lifetime.destroyed.load()) return true;
+    cycle_leader(other);
+    return lifetime.destroyed.load();
+  });
+}
+
 TEST_P(PatternTest, ARemovedHandlerLivesUntilItsRunEnds) {
   HandleSet handle_set(GetParam().suspension);
   ThreadSet threads(handle_set, options(2));
@@ -540,11 +549,8 @@ TEST_P(PatternTest, ARemovedHandlerLivesUntilItsRunEnds) {
   for (int i = 0; i < 5; ++i) cycle_leader(*other);
   EXPECT_FALSE(lifetime.destroyed.load()) << "freed while it was running";
   lifetime.release = true;
-  ASSERT_TRUE(eventually([&] {
-    if (lifetime.destroyed.load()) return true;
-    cycle_leader(*other);  // the next wait frees it, now that it is no longer scheduled
-    return lifetime.destroyed.load();
-  }));
+  // The next wait frees it, now that it is no longer scheduled.
+  ASSERT_TRUE(freed_once_leader_cycles(lifetime, *other));
   EXPECT_EQ(lifetime.runs.load(), 1);
   EXPECT_FALSE(lifetime.freed_while_running.load());
   threads.stop();
@@ -570,11 +576,7 @@ TEST_P(PatternTest, AHandlerKeptOnlyByItsNotifierOutlivesItsRun) {
   handler->notify(event::kWake);
   handler.reset();
   ASSERT_TRUE(eventually([&] { return lifetime.runs.load() == 1; }));
-  ASSERT_TRUE(eventually([&] {
-    if (lifetime.destroyed.load()) return true;
-    cycle_leader(*other);
-    return lifetime.destroyed.load();
-  }));
+  ASSERT_TRUE(freed_once_leader_cycles(lifetime, *other));
   EXPECT_EQ(lifetime.runs.load(), 1);
   threads.stop();
   threads.join();

@@ -11,6 +11,7 @@
 
 #include "lf/handle_set.h"
 #include "lf/model.h"
+#include "lf/thread_set.h"
 
 namespace lf {
 
@@ -27,8 +28,8 @@ struct DispatcherOptions {
   // lf only (ThreadSetOptions): the elastic ThreadSet's cap (0: 4 x threads; equal to threads:
   // fixed) and its delays.
   std::size_t max_threads = 0;
-  std::chrono::milliseconds grow_after{1};
-  std::chrono::milliseconds shrink_after{5000};
+  std::chrono::milliseconds grow_after = kDefaultGrowAfter;
+  std::chrono::milliseconds shrink_after = kDefaultShrinkAfter;
 };
 
 class Dispatcher {

@@ -195,16 +195,15 @@ std::vector<std::shared_ptr<EventHandler>> HandleSet::handlers() const {
 }
 
 void HandleSet::release_pending() {
-  std::vector<std::shared_ptr<EventHandler>> refs;
+  std::vector<std::shared_ptr<EventHandler>> posted_refs;
+  std::vector<std::shared_ptr<EventHandler>> taken_refs;
   std::vector<std::shared_ptr<EventHandler>> removed;
   {
     std::lock_guard lock(posted_mutex_);
     posted_.clear();
-    refs.swap(posted_refs_);
+    posted_refs.swap(posted_refs_);
   }
-  refs.insert(refs.end(), std::make_move_iterator(taken_refs_.begin()),
-              std::make_move_iterator(taken_refs_.end()));
-  taken_refs_.clear();
+  taken_refs.swap(taken_refs_);
   {
     std::lock_guard lock(registry_mutex_);
     removed.swap(removed_);

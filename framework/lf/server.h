@@ -43,8 +43,8 @@ struct ServerOptions {
   // the ThreadSet starts another, up to max_threads (0: 4 x threads; equal to threads: fixed);
   // an extra thread idle for shrink_after leaves.
   std::size_t max_threads = 0;
-  std::chrono::milliseconds grow_after{1};
-  std::chrono::milliseconds shrink_after{5000};
+  std::chrono::milliseconds grow_after = kDefaultGrowAfter;
+  std::chrono::milliseconds shrink_after = kDefaultShrinkAfter;
 };
 
 class Server {

@@ -118,6 +118,10 @@ void ThreadSet::stop() {
   synchronizer_.stop();
   handle_set_.wakeup();  // the leader may be blocked in epoll_wait
   supervisor_stop_.store(true, std::memory_order_seq_cst);
+  wake_supervisor();
+}
+
+void ThreadSet::wake_supervisor() noexcept {
   supervisor_wakeups_.fetch_add(1, std::memory_order_release);
   supervisor_wakeups_.notify_one();
 }
@@ -231,8 +235,7 @@ void ThreadSet::note_stall() {
   metrics::add(metrics::Counter::kStalls);
   if (supervisor_asleep_.load(std::memory_order_seq_cst) &&
       supervisor_asleep_.exchange(false, std::memory_order_acq_rel)) {
-    supervisor_wakeups_.fetch_add(1, std::memory_order_release);
-    supervisor_wakeups_.notify_one();
+    wake_supervisor();
   }
 }
 
@@ -322,7 +325,7 @@ void ThreadSet::run_turns(Slot& slot) {
       handler = std::exchange(slot.follower.event, nullptr);
     }
     clock.enter(ThreadState::kProcessing);
-    process(slot, std::move(handler));
+    process(slot, handler);
     clock.enter(ThreadState::kFollower);
   }
 }

@@ -31,6 +31,11 @@ enum class ThreadState : std::uint8_t { kNotStarted, kLeader, kProcessing, kFoll
 
 [[nodiscard]] const char* to_string(ThreadState state) noexcept;
 
+// The elastic ThreadSet's defaults (ThreadSetOptions, and the Server's and apps' options).
+inline constexpr std::size_t kDefaultGrowthFactor = 4;
+inline constexpr std::chrono::milliseconds kDefaultGrowAfter{1};
+inline constexpr std::chrono::milliseconds kDefaultShrinkAfter{5000};
+
 // How many threads and how followers wait (a value type, read by the constructor).
 struct ThreadSetOptions {
   std::size_t threads = 0;  // 0: one per core
@@ -40,12 +45,10 @@ struct ThreadSetOptions {
   // `threads` (or below) keeps the set fixed.
   std::size_t max_threads = 0;
   // How long every thread must have been processing before another one starts.
-  std::chrono::milliseconds grow_after{1};
+  std::chrono::milliseconds grow_after = kDefaultGrowAfter;
   // How long a thread above `threads` stays an idle follower before it leaves.
-  std::chrono::milliseconds shrink_after{5000};
+  std::chrono::milliseconds shrink_after = kDefaultShrinkAfter;
 };
-
-inline constexpr std::size_t kDefaultGrowthFactor = 4;
 
 // Counters, summed over the threads when read.
 struct ThreadSetStats {
@@ -128,6 +131,8 @@ class ThreadSet {
   bool retire_one() noexcept;
   // A thread began processing with every other thread processing too.
   void note_stall();
+  // Ends the supervisor's sleep (a stall started, or stop()).
+  void wake_supervisor() noexcept;
   // As leader: the next event this thread processes itself, the token already passed on.
   EventHandler* lead(Slot& slot);
   // As leader: the next event fetched (the ready list first, then the HandleSet).
