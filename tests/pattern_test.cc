@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -460,6 +462,30 @@ TEST(ThreadSetTest, AFixedSetNeverGrows) {
   threads.stop();
   threads.join();
   for (auto& h : handlers) handle_set.remove_handle(*h);
+}
+
+// How many of this process's threads carry `name` (/proc/self/task/TID/comm).
+int threads_named(const std::string& name) {
+  int count = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++count;
+  }
+  return count;
+}
+
+TEST(ThreadSetTest, ThreadsAreNamedForTopAndPs) {
+  HandleSet handle_set;
+  const int before = threads_named("lf-worker");
+  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 3, .max_threads = 6});
+  threads.start();
+  // Every thread names itself first thing, but it may not have run yet.
+  EXPECT_TRUE(eventually([&] { return threads_named("lf-worker") == before + 3; }));
+  EXPECT_TRUE(eventually([&] { return threads_named("lf-supervisor") == 1; }));
+  threads.stop();
+  threads.join();
+  EXPECT_EQ(threads_named("lf-worker"), before);
 }
 
 TEST(ThreadSetTest, StopFromInsideAHandlerJoinsEveryThread) {

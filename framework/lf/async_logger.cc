@@ -15,6 +15,7 @@
 
 #include "lf/log_file.h"
 #include "lf/metrics.h"
+#include "lf/thread_name.h"
 
 namespace lf::log {
 
@@ -310,6 +311,7 @@ LogStats AsyncLogger::stats() const noexcept {
 }
 
 void AsyncLogger::run(LogFile& file) {
+  name_this_thread("lf-logger");
   backend_tid_.store(this_tid());
   std::vector<BufferPtr> batch;
   auto next_full = Clock::now() + flush_interval_;

@@ -2,6 +2,7 @@
 
 #include "lf/dispatcher.h"
 #include "lf/event_handler.h"
+#include "lf/thread_name.h"
 
 namespace lf {
 
@@ -30,6 +31,7 @@ void EventLoop::join() {
 bool EventLoop::in_loop_thread() const noexcept { return t_loop == this; }
 
 void EventLoop::loop() {
+  name_this_thread("lf-loop");
   t_loop = this;
   HandleSet::ReadyList batch;
   while (!stopping_.load(std::memory_order_acquire)) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lf/event_handler.h"
+#include "lf/thread_name.h"
 
 namespace lf {
 
@@ -61,6 +62,7 @@ void HalfSyncHalfAsyncDispatcher::enqueue(HandleSet::ReadyList& batch) {
 
 // The asynchronous half: demultiplexes only, never runs a handler.
 void HalfSyncHalfAsyncDispatcher::io_main() {
+  name_this_thread("lf-io");
   t_dispatcher = this;
   HandleSet::ReadyList batch;
   for (;;) {
@@ -74,6 +76,7 @@ void HalfSyncHalfAsyncDispatcher::io_main() {
 
 // The synchronous half: processes queued handlers, blocking as long as a handler blocks.
 void HalfSyncHalfAsyncDispatcher::worker_main() {
+  name_this_thread("lf-worker");
   t_dispatcher = this;
   for (;;) {
     EventHandler* handler = nullptr;

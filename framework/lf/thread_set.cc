@@ -12,6 +12,7 @@
 #include "lf/handle_set.h"
 #include "lf/log.h"
 #include "lf/metrics.h"
+#include "lf/thread_name.h"
 #include "lf/unique_fd.h"
 
 namespace lf {
@@ -137,6 +138,7 @@ void ThreadSet::join() {
 }
 
 void ThreadSet::supervise() {
+  name_this_thread("lf-supervisor");
   std::vector<bool> blocked_before;
   std::vector<bool> blocked_after;
   while (!supervisor_stop_.load(std::memory_order_acquire)) {
@@ -295,6 +297,7 @@ void ThreadSet::process(Slot& slot, EventHandler* handler) {
 
 void ThreadSet::thread_main(Slot& slot) {
   t_thread_set = this;
+  name_this_thread("lf-worker");
   slot.tid.store(::gettid(), std::memory_order_release);
   metrics::add(metrics::Counter::kThreadsStarted);
   run_turns(slot);
