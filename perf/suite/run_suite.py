@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 LF_MODELS = ["lf", "lf-et", "lf-spin", "lf-handoff", "reactor", "hsha", "single"]
@@ -43,6 +44,9 @@ MIXED = [
     {"workload": "mixed-starvation", "connections": 100, "permille": 50, "ms": 5, "kind": "sleep"},
     {"workload": "mixed-cpu-heavy", "connections": 100, "permille": 10, "ms": 1, "kind": "compute"},
 ]
+# How long the starvation workload waits, after its load, for an elastic thread set to shrink
+# back to its base size (the target is 10 s; the default idle exit is 5 s).
+SHRINK_WAIT_S = 15
 CALLGRIND_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "callgrind.sh")
 
@@ -314,6 +318,52 @@ http {{
                        f"{metrics['blocked_p99_us']:.0f} us")
         return {"metrics": metrics, "summary": summary}
 
+    @staticmethod
+    def thread_count(proc):
+        try:
+            return len(os.listdir(f"/proc/{proc.pid}/task"))
+        except OSError:
+            return None
+
+    def loadgen_watching_threads(self, port, proc, mixed):
+        """A mixed run that also counts the server's threads: before the load, at its peak, and
+        how long after the load stops an elastic thread set takes to shrink back (checked every
+        0.1 s, for at most SHRINK_WAIT_S)."""
+        base = self.thread_count(proc)
+        peak = [base or 0]
+        done = threading.Event()
+
+        def sample():
+            while not done.wait(0.05):
+                n = self.thread_count(proc)
+                if n is not None:
+                    peak[0] = max(peak[0], n)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            record = self.loadgen(port, mixed["connections"], MIXED_SIZE, mixed=mixed)
+        finally:
+            done.set()
+            sampler.join()
+        stopped = time.monotonic()
+        metrics = record["metrics"]
+        metrics["threads_base"], metrics["threads_peak"] = base, peak[0]
+        if base is None or peak[0] <= base:
+            return record
+        deadline = stopped + SHRINK_WAIT_S
+        while time.monotonic() < deadline:
+            n = self.thread_count(proc)
+            if n is not None and n <= base:
+                metrics["shrink_s"] = round(time.monotonic() - stopped, 1)
+                record["summary"] += (f", threads {base} -> {peak[0]} -> {base} in "
+                                      f"{metrics['shrink_s']} s")
+                return record
+            time.sleep(0.1)
+        metrics["shrink_s"] = None
+        record["summary"] += f", threads {base} -> {peak[0]}, not back within {SHRINK_WAIT_S} s"
+        return record
+
     def idle(self, port, proc, connections):
         time.sleep(0.2)  # let the server settle before the baseline
         cmd = self.load_prefix() + [self.perf_bin("loadgen"), "--port", str(port), "--idle", "-c",
@@ -394,9 +444,10 @@ http {{
                              lambda p, _proc, c=conns, s=size: self.loadgen(p, c, s)))
         work.append(("bulk-64k-10", echo, lambda p, _proc: self.loadgen(p, 10, 65536)))
         for spec in MIXED:
+            load = (self.loadgen_watching_threads if spec["workload"] == "mixed-starvation"
+                    else lambda p, _proc, m: self.loadgen(p, m["connections"], MIXED_SIZE, mixed=m))
             work.append((spec["workload"], self.mixed_systems(spec),
-                         lambda p, _proc, m=spec: self.loadgen(p, m["connections"], MIXED_SIZE,
-                                                               mixed=m)))
+                         lambda p, proc, m=spec, load=load: load(p, proc, m)))
         for conns in (50, 500):
             work.append((f"http-{conns}", http, lambda p, _proc, c=conns: self.wrk(p, c)))
         work.append(("redis-50", redis, lambda p, _proc: self.redis_benchmark(p, 1)))
