@@ -1,8 +1,5 @@
 #include "lf/dispatcher.h"
 
-#include <algorithm>
-#include <thread>
-
 #include "lf/event_handler.h"
 #include "lf/half_sync_half_async_dispatcher.h"
 #include "lf/leader_followers_dispatcher.h"
@@ -14,10 +11,6 @@ namespace lf {
 bool Dispatcher::run_handler(EventHandler& handler) {
   metrics::add(metrics::Counter::kEventsDispatched);
   return handler.run();
-}
-
-std::size_t resolve_threads(std::size_t threads) noexcept {
-  return threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
 }
 
 std::unique_ptr<Dispatcher> make_dispatcher(const DispatcherOptions& options) {

@@ -72,7 +72,4 @@ class Dispatcher {
 // The dispatcher of options.model. Throws std::system_error if epoll or eventfd fail.
 [[nodiscard]] std::unique_ptr<Dispatcher> make_dispatcher(const DispatcherOptions& options);
 
-// 0 threads: one per core.
-[[nodiscard]] std::size_t resolve_threads(std::size_t threads) noexcept;
-
 }  // namespace lf

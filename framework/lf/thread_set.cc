@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "lf/event_handler.h"
@@ -71,12 +73,13 @@ const char* to_string(ThreadState state) noexcept {
   return "?";
 }
 
-namespace {
-std::size_t resolve_base(std::size_t threads) noexcept {
+std::size_t resolve_threads(std::size_t threads) noexcept {
   return threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
 }
+
+namespace {
 std::size_t resolve_max(const ThreadSetOptions& options) noexcept {
-  const std::size_t base = resolve_base(options.threads);
+  const std::size_t base = resolve_threads(options.threads);
   const std::size_t max = options.max_threads != 0 ? options.max_threads : kDefaultGrowthFactor * base;
   return std::max(base, max);
 }
@@ -86,7 +89,7 @@ ThreadSet::ThreadSet(HandleSet& handle_set, ThreadSetOptions options)
     : handle_set_(handle_set),
       synchronizer_(options.follower_spin),
       hand_off_(options.hand_off),
-      base_(resolve_base(options.threads)),
+      base_(resolve_threads(options.threads)),
       grow_after_(options.grow_after),
       shrink_after_(options.shrink_after) {
   const std::size_t max = resolve_max(options);

@@ -31,6 +31,9 @@ enum class ThreadState : std::uint8_t { kNotStarted, kLeader, kProcessing, kFoll
 
 [[nodiscard]] const char* to_string(ThreadState state) noexcept;
 
+// A thread count as the options give it: 0 means one per core. Every model resolves it so.
+[[nodiscard]] std::size_t resolve_threads(std::size_t threads) noexcept;
+
 // The elastic ThreadSet's defaults (ThreadSetOptions, and the Server's and apps' options).
 inline constexpr std::size_t kDefaultGrowthFactor = 4;
 inline constexpr std::chrono::milliseconds kDefaultGrowAfter{1};
