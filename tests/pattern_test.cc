@@ -438,6 +438,49 @@ TEST(ThreadSetTest, GrowsWhileHandlersBlockThenShrinksBack) {
   }
 }
 
+// At its cap the supervisor waits for a thread to retire instead of looking at every stall; a
+// set that shrank from its cap must still grow back to it.
+TEST(ThreadSetTest, GrowsToItsCapAndAgainAfterShrinking) {
+  HandleSet handle_set;
+  ThreadSet threads(handle_set, ThreadSetOptions{.threads = 1,
+                                                 .max_threads = 3,
+                                                 .grow_after = 1ms,
+                                                 .shrink_after = 100ms});
+  std::vector<std::shared_ptr<BlockingHandler>> handlers;
+  for (int i = 0; i < 4; ++i) {
+    handlers.push_back(std::make_shared<BlockingHandler>());
+    handle_set.register_handle(handlers.back());
+  }
+  const auto entered = [&handlers] {
+    int sum = 0;
+    for (auto& h : handlers) sum += h->entered_.load();
+    return sum;
+  };
+  threads.start();
+  for (int round = 1; round <= 2; ++round) {
+    for (auto& h : handlers) {
+      h->release_ = false;
+      h->notify(event::kWake);
+    }
+    ASSERT_TRUE(eventually([&] { return entered() == 4 * (round - 1) + 3; }))
+        << "round " << round << ": " << threads.size() << " threads";
+    std::this_thread::sleep_for(50ms);  // fifty grow delays at the cap
+    EXPECT_EQ(threads.size(), 3u);
+    EXPECT_EQ(entered(), 4 * (round - 1) + 3);  // the fourth waits for a free thread
+    for (auto& h : handlers) h->release_ = true;
+    ASSERT_TRUE(all_entered(handlers, round));
+    ASSERT_TRUE(eventually([&] { return threads.size() == 1u; }, 10s))
+        << "round " << round << ": " << threads.size() << " threads";
+  }
+  EXPECT_EQ(threads.stats().grown, 4u);
+  threads.stop();
+  threads.join();
+  for (auto& h : handlers) {
+    EXPECT_EQ(h->overlaps_.load(), 0);
+    handle_set.remove_handle(*h);
+  }
+}
+
 TEST(ThreadSetTest, AFixedSetNeverGrows) {
   HandleSet handle_set;
   ThreadSet threads(handle_set, ThreadSetOptions{.threads = 2, .max_threads = 2});

@@ -144,7 +144,20 @@ void ThreadSet::supervise() {
   name_this_thread("lf-supervisor");
   std::vector<bool> blocked_before;
   std::vector<bool> blocked_after;
+  std::chrono::milliseconds look_every = grow_after_;
   while (!supervisor_stop_.load(std::memory_order_acquire)) {
+    if (live_.load(std::memory_order_acquire) >= slots_.size()) {
+      // At the cap there is nothing to add until a thread retires (retire_one() wakes us) or
+      // stop(). supervisor_asleep_ stays false, so stalls do not wake us meanwhile.
+      const std::uint64_t seen = supervisor_wakeups_.load(std::memory_order_acquire);
+      if (live_.load(std::memory_order_seq_cst) >= slots_.size() &&
+          !supervisor_stop_.load(std::memory_order_seq_cst)) {
+        supervisor_wakeups_.wait(seen, std::memory_order_acquire);
+      }
+      blocked_before.clear();
+      look_every = grow_after_;
+      continue;
+    }
     if (!stalled()) {
       // Asleep until a stall starts: note_stall() wakes us only when this flag is set, so a busy
       // server pays nothing for the supervisor while its threads come free.
@@ -157,20 +170,28 @@ void ThreadSet::supervise() {
       blocked_before.clear();
       continue;
     }
-    // Every thread is processing. If none comes free for grow_after, nobody has watched the
+    // Every thread is processing. If none comes free for a grow delay, nobody has watched the
     // handles all that time; if some of them are blocked rather than computing (asleep at this
-    // look and the previous one, a grow delay apart), one more thread gets work done. The
-    // threads' states are read only once a stall has lasted a grow delay: a busy server whose
-    // threads keep coming free costs one sleep per grow delay here, no /proc reads.
+    // look and the previous one), one more thread gets work done. The threads' states are read
+    // only once a stall has lasted a grow delay: a busy server whose threads keep coming free
+    // costs one sleep per grow delay here, no /proc reads. Looks that find nothing to do (the
+    // threads compute, or the set is at its cap) come further and further apart, up to
+    // kMaxLookFactor grow delays, until the stall ends or the set grows.
     const std::uint64_t leaves = leaves_.load(std::memory_order_acquire);
-    std::this_thread::sleep_for(grow_after_);
+    std::this_thread::sleep_for(look_every);
     if (!stalled() || leaves_.load(std::memory_order_acquire) != leaves ||
         supervisor_stop_.load(std::memory_order_acquire)) {
       blocked_before.clear();  // the stall ended: start over
+      look_every = grow_after_;
       continue;
     }
     read_blocked(blocked_after);
-    if (blocked_in_both(blocked_before, blocked_after)) grow();
+    if (blocked_in_both(blocked_before, blocked_after)) {
+      grow();
+      look_every = grow_after_;
+    } else if (!blocked_before.empty()) {
+      look_every = std::min(look_every * 2, grow_after_ * kMaxLookFactor);
+    }
     blocked_before.swap(blocked_after);
   }
 }
@@ -229,6 +250,7 @@ bool ThreadSet::retire_one() noexcept {
       retired_.fetch_add(1, std::memory_order_relaxed);
       metrics::add(metrics::Counter::kThreadsRetired);
       LF_LOG_INFO("a thread idle for {} ms left, {} running", shrink_after_.count(), live - 1);
+      if (live == slots_.size()) wake_supervisor();  // it waits for this below the cap
       return true;
     }
   }

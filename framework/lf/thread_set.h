@@ -117,6 +117,9 @@ class ThreadSet {
   // The growth supervisor: sleeps until every thread is processing, then adds a thread each
   // grow_after while the stall lasts without a thread coming free.
   void supervise();
+  // The longest the supervisor waits between two looks at a stall that gives it nothing to do,
+  // in grow delays (it also bounds how long stop() waits for it).
+  static constexpr int kMaxLookFactor = 16;
   [[nodiscard]] bool stalled() const noexcept {
     return processing_.load(std::memory_order_acquire) >= live_.load(std::memory_order_acquire);
   }
