@@ -1,5 +1,5 @@
 // StreamConnection's send_file (zero-copy file ranges in order with other output) and its
-// connection timers (start_timer / on_timer).
+// connection timers (start_timer; tests/connection_timers_test.cc has the rest).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -77,21 +77,23 @@ std::atomic<int> g_late_cancels{0};
 class TimerUser : public StreamConnection {
  protected:
   void on_connect() override {
-    const TimerId doomed = start_timer(10ms);
+    const TimerId doomed = start_timer(10ms, [this] { tick(); });
     EXPECT_TRUE(doomed.valid());
     // A thread preempted for 10 ms (tsan on a loaded machine) cancels too late: the timer has
-    // fired, cancel_timer() says so, and on_timer() runs for it. Only those may tick twice.
+    // fired, cancel_timer() says so, and its callback runs. Only those may tick twice.
     if (!cancel_timer(doomed)) g_late_cancels.fetch_add(1);
-    start_timer(30ms);
+    start_timer(30ms, [this] { tick(); });
   }
-  void on_timer() override {
+  void on_message(Buffer& input) override { input.retrieve_all(); }
+
+ private:
+  void tick() {
     g_timer_calls.fetch_add(1);
     send("tick");
   }
-  void on_message(Buffer& input) override { input.retrieve_all(); }
 };
 
-TEST(StreamExtrasTest, TimersCallOnTimerInProcessing) {
+TEST(StreamExtrasTest, TimersRunTheirCallbackInProcessing) {
   g_timer_calls = 0;
   g_late_cancels = 0;
   test::BackgroundServer<TimerUser> server;

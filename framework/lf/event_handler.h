@@ -42,7 +42,8 @@ class EventHandler : public std::enable_shared_from_this<EventHandler> {
   virtual void handle_event(std::uint32_t events) = 0;
 
   // The framework asks the handler to finish what it has in hand and then close (server stop).
-  // Runs like handle_event(). The default closes at once.
+  // Runs like handle_event(). The default closes at once. (A StreamConnection's handler
+  // overrides on_drain() instead.)
   virtual void handle_drain() { handle_close(); }
 
   // The framework asks the handler to close now: it must remove itself from its HandleSet and

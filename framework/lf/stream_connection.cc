@@ -23,6 +23,7 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
   peer_ = InetAddress::peer_of(socket_.fd());
   options_ = options;
   if (options_.timers == nullptr) options_.idle_timeout = std::chrono::milliseconds(0);
+  timers_.attach(options_.timers);
   last_activity_ = last_touch_ = std::chrono::steady_clock::now();
   connected_.store(true, std::memory_order_release);
   handle_set.register_handle(shared_from_this());
@@ -227,7 +228,7 @@ void StreamConnection::handle_event(std::uint32_t events) {
   if ((events & event::kTimer) != 0) {
     if (idle_timer_fired_.exchange(false)) check_idle();
     if (closed_) return;
-    if (user_timer_fired_.exchange(false)) on_timer();
+    timers_.run_due();
     if (closed_) return;
   }
   const bool held = reading_held_.load(std::memory_order_acquire);
@@ -404,18 +405,14 @@ void StreamConnection::start_idle_timer(std::chrono::steady_clock::duration dela
   });
 }
 
-TimerId StreamConnection::start_timer(std::chrono::steady_clock::duration delay) {
-  if (options_.timers == nullptr) return TimerId{};
-  return options_.timers->run_after(delay, [weak = weak_from_this()] {
-    if (auto self = std::static_pointer_cast<StreamConnection>(weak.lock())) {
-      self->user_timer_fired_.store(true);
-      self->notify(event::kTimer);
-    }
-  });
+TimerId StreamConnection::start_timer(std::chrono::steady_clock::duration delay,
+                                      std::function<void()> callback) {
+  return timers_.start(delay, /*periodic=*/false, std::move(callback));
 }
 
-bool StreamConnection::cancel_timer(TimerId id) {
-  return options_.timers != nullptr && options_.timers->cancel(id);
+TimerId StreamConnection::start_periodic(std::chrono::steady_clock::duration interval,
+                                         std::function<void()> callback) {
+  return timers_.start(interval, /*periodic=*/true, std::move(callback));
 }
 
 void StreamConnection::check_idle() {
@@ -447,10 +444,15 @@ void StreamConnection::apply_backpressure() {
 }
 
 void StreamConnection::handle_drain() {
-  draining_.store(true, std::memory_order_release);
-  shutdown_requested_.store(true, std::memory_order_release);
-  // Answer what has already arrived, then shut the write side once it is sent.
+  if (closed_ || draining_.exchange(true, std::memory_order_acq_rel)) return;
+  // Answer what has already arrived (on_connect() first if it has not run), so that a goodbye
+  // from on_drain() comes after those answers.
   handle_event(event::kReadable);
+  if (closed_) return;
+  on_drain();
+  if (closed_) return;
+  // Write what on_drain() queued, then shut the write side if it asked to (the default does).
+  handle_event(event::kWake);
 }
 
 void StreamConnection::handle_close() {
@@ -501,6 +503,7 @@ void StreamConnection::close_now() {
   closed_ = true;
   connected_.store(false, std::memory_order_release);
   if (idle_timer_.valid()) options_.timers->cancel(std::exchange(idle_timer_, TimerId{}));
+  timers_.close();  // no timer callback runs after on_close(), and none holds `this` after it
   output_closed_.store(true, std::memory_order_seq_cst);  // later sends from other threads drop
   discard_output();
   // The listener may accept another connection in its place (released before this one leaves

@@ -1,7 +1,8 @@
 // Public. StreamConnection: the ConcreteEventHandler base for TCP protocols. Subclass it and
-// override on_message() (and optionally the other on_* hooks); the hooks run on ThreadSet
-// threads, one at a time per connection. send(), shutdown(), force_close() and pause_reading()
-// are thread safe; call them from other threads through a shared_ptr to the connection.
+// override on_message() (and optionally the other on_* hooks); the hooks and timer callbacks run
+// on ThreadSet threads, one at a time per connection. send(), shutdown(), force_close(),
+// pause_reading() and the timer calls (start_timer, start_periodic, cancel_timer) are thread
+// safe; call them from other threads through a shared_ptr to the connection.
 //
 // Ownership: the thread running a connection's hooks owns its buffers and state; it touches them
 // without locks. A send() from that thread goes straight to the output; one from any other thread
@@ -12,11 +13,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
 
 #include "lf/buffer.h"
+#include "lf/connection_timers.h"
 #include "lf/event_handler.h"
 #include "lf/inet_address.h"
 #include "lf/output_queue.h"
@@ -96,6 +99,8 @@ class StreamConnection : public EventHandler {
   // EventHandler
   [[nodiscard]] int handle() const noexcept override { return socket_.fd(); }
   void handle_event(std::uint32_t events) override;
+  // Server stop: answers the input already read, runs on_drain(), then writes what that queued
+  // (and half-closes if it asked to). Handlers override on_drain(), not this.
   void handle_drain() override;
   void handle_close() override;
   [[nodiscard]] std::uint32_t interest() const noexcept override;
@@ -114,14 +119,30 @@ class StreamConnection : public EventHandler {
   // Pending output crossed the high-water mark; reading (and on_message) is paused until it
   // drains below half of it.
   virtual void on_high_water_mark(std::size_t pending_bytes) { (void)pending_bytes; }
-  // A timer from start_timer() fired. Runs like the other hooks; firings that arrive together
-  // are merged into one call, so keep your own deadlines.
-  virtual void on_timer() {}
+  // The server is stopping (once, after the input already read was answered): finish, or say
+  // goodbye with a last send(), then shutdown(); what it queues is written before the FIN. The
+  // default only calls shutdown(). A connection still open after ServerOptions::drain_timeout is
+  // closed.
+  virtual void on_drain() { shutdown(); }
 
-  // Thread safe. Starts a one-shot timer that calls on_timer(); an invalid id if the connection
-  // has no timer service (it was not opened by a Server).
-  TimerId start_timer(std::chrono::steady_clock::duration delay);
-  bool cancel_timer(TimerId id);
+  // Connection timers. Each timer runs its own callback like a hook: on a ThreadSet thread,
+  // never concurrently with another hook or callback of this connection, never after on_close()
+  // (closing cancels every timer), so it may capture `this` and use the connection's state.
+  // Precision is the timer wheel's tick (ServerOptions::timer_tick, 10 ms by default): a timer
+  // never fires early and may fire up to one tick late (more if every thread is busy).
+  // Thread safe; an invalid id if the connection has no timer service (not opened by a Server)
+  // or is closed. No allocation per firing, only the callback's own at start.
+  //
+  // Fires once, `delay` from now.
+  TimerId start_timer(std::chrono::steady_clock::duration delay, std::function<void()> callback);
+  // Fires every `interval` (> 0, else std::invalid_argument) until cancelled or closed. A
+  // firing due while the previous one has not run yet is skipped, not queued twice.
+  TimerId start_periodic(std::chrono::steady_clock::duration interval,
+                         std::function<void()> callback);
+  // True if the timer was pending and its callback will not run (again); false if it ended, a
+  // one-shot's callback has started, or the id is not one of this connection's. A callback may
+  // cancel its own periodic timer.
+  bool cancel_timer(TimerId id) { return timers_.cancel(id); }
   [[nodiscard]] TimerService* timer_service() const noexcept { return options_.timers; }
 
  private:
@@ -180,9 +201,10 @@ class StreamConnection : public EventHandler {
   // The idle timer fired: close if the connection really was silent for the whole timeout.
   void check_idle();
   void start_idle_timer(std::chrono::steady_clock::duration delay);
-  // Set by a timer callback before it notifies kTimer, so the hook knows which timer fired.
+  // Set by the idle timer's callback before it notifies kTimer.
   std::atomic<bool> idle_timer_fired_{false};
-  std::atomic<bool> user_timer_fired_{false};
+  // The handler's own timers (start_timer, start_periodic).
+  ConnectionTimers timers_{*this};
 
   Socket socket_;
   InetAddress local_;

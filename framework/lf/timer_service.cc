@@ -83,17 +83,17 @@ void TimerService::handle_event(std::uint32_t /*events*/) {
     std::lock_guard lock(arm_mutex_);
     armed_.store(Clock::time_point::max().time_since_epoch().count(), std::memory_order_release);
   }
-  std::vector<TimerCallback> due;
-  wheel_.advance(Clock::now(), due);
-  for (TimerCallback& callback : due) {
+  due_.clear();  // left over if a callback threw something that is not a std::exception
+  wheel_.advance(Clock::now(), due_);
+  for (TimerCallback& callback : due_) {
     try {
       callback();
     } catch (const std::exception& error) {
       LF_LOG_ERROR("timer callback threw: {}", error.what());
     }
   }
-  metrics::add(metrics::Counter::kTimersFired, due.size());
-  due.clear();
+  metrics::add(metrics::Counter::kTimersFired, due_.size());
+  due_.clear();
   rearm();
 }
 

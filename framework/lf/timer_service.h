@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <vector>
 
 #include "lf/event_handler.h"
 #include "lf/timer_wheel.h"
@@ -46,6 +47,9 @@ class TimerService : public EventHandler {
   void set_timer(Clock::time_point deadline);  // with arm_mutex_ held
 
   TimerWheel wheel_;
+  // What advance() found due, kept between ticks so that firing allocates nothing (only this
+  // handler's own run touches it, one at a time).
+  std::vector<TimerCallback> due_;
   UniqueFd timer_fd_;
   std::mutex arm_mutex_;  // serialises timerfd_settime with the armed_ bookkeeping
   // What the timerfd is armed for, in Clock ticks; written under arm_mutex_, read without it to

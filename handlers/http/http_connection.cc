@@ -110,14 +110,15 @@ void HttpConnection::set_deadline(Clock::time_point deadline) {
   // A pending timer that fires earlier re-arms for this deadline when it fires: re-arming per
   // request would take the timer wheel's lock on every request.
   if (timer_pending_ && timer_due_ <= deadline) return;
-  const TimerId id = start_timer(deadline - Clock::now());
-  if (!id.valid()) return;
-  timer_ = id;
+  if (timer_pending_) cancel_timer(timer_);  // it fires too late for this deadline
+  // Closing the connection cancels the timer: no callback reaches a closed connection.
+  timer_ = start_timer(deadline - Clock::now(), [this] { deadline_timer_fired(); });
+  if (!timer_.valid()) return;
   timer_pending_ = true;
   timer_due_ = deadline;
 }
 
-void HttpConnection::on_timer() {
+void HttpConnection::deadline_timer_fired() {
   timer_pending_ = false;
   timer_due_ = Clock::time_point::max();
   if (deadline_ == Clock::time_point::max()) return;
@@ -135,10 +136,6 @@ void HttpConnection::on_timer() {
     close_gracefully();  // an idle keep-alive connection: nothing to answer
     set_deadline(now + service_->options().linger_timeout);
   }
-}
-
-void HttpConnection::on_close() {
-  if (timer_pending_) cancel_timer(timer_);
 }
 
 }  // namespace lf

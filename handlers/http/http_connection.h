@@ -30,8 +30,6 @@ class HttpConnection : public StreamConnection {
   void on_connect() override;
   void on_message(Buffer& input) override;
   void on_write_complete() override;
-  void on_timer() override;
-  void on_close() override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -46,6 +44,8 @@ class HttpConnection : public StreamConnection {
   void wait_for_head();
   // The one deadline this connection keeps (header timeout, or linger while closing).
   void set_deadline(Clock::time_point deadline);
+  // The pending timer fired: act on the deadline if it has passed, else re-arm for it.
+  void deadline_timer_fired();
   void clear_deadline() noexcept { deadline_ = Clock::time_point::max(); }
 
   std::shared_ptr<const HttpService> service_;

@@ -84,11 +84,7 @@ void KvConnection::publish_memory(const Buffer& input) noexcept {
 void KvConnection::close_after_reply() {
   closing_ = true;
   shutdown();
-  start_timer(options_.close_linger);
-}
-
-void KvConnection::on_timer() {
-  if (closing_) force_close();
+  start_timer(options_.close_linger, [this] { force_close(); });  // the peer did not close
 }
 
 }  // namespace lf

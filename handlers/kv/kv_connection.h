@@ -39,7 +39,6 @@ class KvConnection : public StreamConnection {
  protected:
   void on_connect() override;  // joins the client list (CLIENT LIST, CLIENT KILL)
   void on_message(Buffer& input) override;
-  void on_timer() override;
 
  private:
   // Replies sent, input ignored from now on; the connection closes once the peer does or after
