@@ -44,33 +44,29 @@ struct Probe {
   std::atomic<int> connections_on_many_threads{0};
 };
 
-// Echoes, and checks around every processing step (epoll events, notify(), drain, close) that
-// no other thread is inside this handler. on_message blocks briefly, so that events for other
-// connections queue up meanwhile and other threads must take them.
+// Echoes, and checks in every hook (connect, messages, write completion, peer close, drain,
+// close) that no other thread is inside this handler. on_message blocks briefly, so that events
+// for other connections queue up meanwhile and other threads must take them.
 class ExclusiveEcho : public StreamConnection {
  public:
   explicit ExclusiveEcho(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) {}
 
-  void handle_event(std::uint32_t events) override {
-    Inside inside(*this);
-    StreamConnection::handle_event(events);
-  }
-  void handle_drain() override {
-    Inside inside(*this);
-    StreamConnection::handle_drain();
-  }
-  void handle_close() override {
-    Inside inside(*this);
-    StreamConnection::handle_close();
-  }
-
  protected:
+  void on_connect() override { Inside inside(*this); }
   void on_message(Buffer& input) override {
+    Inside inside(*this);
     threads_.insert(std::this_thread::get_id());
     std::this_thread::sleep_for(200us);
     send(input);
   }
+  void on_write_complete() override { Inside inside(*this); }
+  void on_peer_closed() override { Inside inside(*this); }
+  void on_drain() override {
+    Inside inside(*this);
+    StreamConnection::on_drain();
+  }
   void on_close() override {
+    Inside inside(*this);
     (threads_.size() == 1 ? probe_->connections_on_one_thread
                           : probe_->connections_on_many_threads)
         .fetch_add(1);
@@ -79,8 +75,8 @@ class ExclusiveEcho : public StreamConnection {
   }
 
  private:
-  // Counts the threads inside this handler. A step may call another on the same thread
-  // (handle_drain() answers through handle_event()): that is not a second thread.
+  // Counts the threads inside this handler's hooks. A hook may run inside another on the same
+  // thread (a send() that completes the output): that is not a second thread.
   class Inside {
    public:
     explicit Inside(ExclusiveEcho& self) : self_(self), nested_(t_inside == &self) {

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "lf/handle_set.h"
+#include "lf/log.h"
 #include "lf/metrics.h"
 #include "lf/stream_connection.h"
 
@@ -49,10 +50,12 @@ void Acceptor::handle_event(std::uint32_t /*events*/) {
       factory_()->open(std::move(connection), target,
                        ConnectionOptions{.idle_timeout = idle_timeout_, .timers = timers_,
                                          .slot = take_slot()});
-    } catch (const std::exception&) {
-      // Out of memory or epoll space: this connection is dropped, the server keeps serving.
+    } catch (const std::exception& error) {
+      // Out of memory or epoll space, or a factory that does not make shared handlers: this
+      // connection is dropped, the server keeps serving, and the log says why.
       rejected_.fetch_add(1, std::memory_order_relaxed);
       metrics::add(metrics::Counter::kConnectionsRejected);
+      LF_LOG_ERROR("could not open an accepted connection: {}", error.what());
     }
   }
   // More may be pending; with edge-triggered epoll no new event would say so.

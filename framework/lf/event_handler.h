@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 
 namespace lf {
 
@@ -26,6 +27,18 @@ inline constexpr std::uint32_t kDrain = 1u << 25;  // finish gracefully (server 
 inline constexpr std::uint32_t kClose = 1u << 26;  // close now
 inline constexpr std::uint32_t kTimer = 1u << 27;  // a timer the handler set has expired
 }  // namespace event
+
+class EventHandler;
+
+// A handler must not derive from std::enable_shared_from_this itself: with two such bases,
+// std::make_shared sets neither, and the framework cannot find the handler's owner. Server's
+// listen/connect templates call this to fail at compile time instead.
+template <class Handler>
+constexpr void check_shared_through_event_handler() noexcept {
+  static_assert(!std::is_convertible_v<Handler*, std::enable_shared_from_this<Handler>*>,
+                "a handler must not derive from std::enable_shared_from_this: lf::EventHandler "
+                "already does; use std::static_pointer_cast<Handler>(shared_from_this())");
+}
 
 class EventHandler : public std::enable_shared_from_this<EventHandler> {
  public:

@@ -59,6 +59,7 @@ class Server {
   // std::system_error if the address cannot be bound.
   template <std::derived_from<StreamConnection> Handler, typename... Args>
   InetAddress listen(const InetAddress& address, const ListenOptions& options, Args... args) {
+    check_shared_through_event_handler<Handler>();
     return listen(address, [args...] { return std::make_shared<Handler>(args...); }, options);
   }
   template <std::derived_from<StreamConnection> Handler>
@@ -83,6 +84,7 @@ class Server {
   // handle_set(). Returns it (send_to() is thread safe). Throws std::system_error.
   template <std::derived_from<DatagramHandler> Handler, typename... Args>
   std::shared_ptr<Handler> listen_udp(const InetAddress& address, Args... args) {
+    check_shared_through_event_handler<Handler>();
     auto handler = std::make_shared<Handler>(address, args...);
     handle_set().register_handle(handler);
     return handler;

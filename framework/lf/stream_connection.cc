@@ -4,8 +4,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-
 #include <cerrno>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -18,6 +18,13 @@ namespace lf {
 
 void StreamConnection::open(Socket socket, HandleSet& handle_set,
                             const ConnectionOptions& options) {
+  // Registering needs the owning shared_ptr; without one, say why rather than std::bad_weak_ptr.
+  if (weak_from_this().expired()) {
+    throw std::logic_error(
+        "StreamConnection::open: no std::shared_ptr owns this connection: create it with "
+        "std::make_shared, and do not derive it from std::enable_shared_from_this (lf::EventHandler "
+        "already does: use std::static_pointer_cast on shared_from_this())");
+  }
   socket_ = std::move(socket);
   local_ = InetAddress::local_of(socket_.fd());
   peer_ = InetAddress::peer_of(socket_.fd());

@@ -92,19 +92,28 @@ class StreamConnection : public EventHandler {
   [[nodiscard]] const InetAddress& local_address() const noexcept { return local_; }
   [[nodiscard]] const InetAddress& peer_address() const noexcept { return peer_; }
 
+  // EventHandler: the socket.
+  [[nodiscard]] int handle() const noexcept final { return socket_.fd(); }
+
+ private:
+  friend class Acceptor;
+  friend class Connector;
+
   // Takes over a connected non-blocking socket and registers with `handle_set`; on_connect()
   // then runs on a ThreadSet thread before any other hook. Called by Acceptor (or a Connector).
+  // Throws std::logic_error if no std::shared_ptr owns the connection.
   void open(Socket socket, HandleSet& handle_set, const ConnectionOptions& options = {});
 
-  // EventHandler
-  [[nodiscard]] int handle() const noexcept override { return socket_.fd(); }
-  void handle_event(std::uint32_t events) override;
+  // EventHandler: the connection's state machine. Final and private: the framework calls them
+  // through EventHandler, and a handler overrides the on_* hooks below instead, so it cannot
+  // bypass the reading, writing and closing they do.
+  void handle_event(std::uint32_t events) final;
   // Server stop: answers the input already read, runs on_drain(), then writes what that queued
-  // (and half-closes if it asked to). Handlers override on_drain(), not this.
-  void handle_drain() override;
-  void handle_close() override;
-  [[nodiscard]] std::uint32_t interest() const noexcept override;
-  void handle_exception(std::string_view what) override;
+  // (and half-closes if it asked to).
+  void handle_drain() final;
+  void handle_close() final;
+  [[nodiscard]] std::uint32_t interest() const noexcept final;
+  void handle_exception(std::string_view what) final;
 
  protected:
   virtual void on_connect() {}
