@@ -1,7 +1,10 @@
 // Connector: outgoing connections on the same Server as the listeners, on loopback only. A client
 // handler talks to an lf echo server (IPv4 and IPv6); a refused port is retried with backoff and
 // then reported once; a connect that never completes (the listener's accept queue is full) times
-// out; a server that stops while connecting reports ECANCELED.
+// out; a server that stops while connecting reports ECANCELED. The ConnectHandle: cancel() of a
+// pending connect (in flight or waiting for a retry) releases its socket and opens no handler;
+// connection() is usable once connected; cancel() leaves it open and disconnect() closes it.
+// Server::connections() counts TCP connections only, not UDP services or pending connects.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,19 +15,26 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "echo/echo_connection.h"
+#include "lf/connect_handle.h"
 #include "lf/connector.h"
+#include "lf/metrics.h"
 #include "lf/server.h"
 #include "lf/socket.h"
+#include "support/full_listener.h"
 #include "support/test_client.h"
+#include "udp_echo/udp_echo_handler.h"
 
 namespace lf {
 namespace {
 
 using namespace std::chrono_literals;
+using test::FullListener;
 
 // What a client connection reports back to the test.
 struct ClientResult {
@@ -111,21 +121,6 @@ TEST(Connector, RefusedIsRetriedWithBackoffThenReportedOnce) {
   EXPECT_EQ(failures.load(), 1);
 }
 
-// A listener that never accepts, with a backlog of 0 and its accept queue filled: the kernel
-// drops further SYNs, so a connect to it stays in SYN_SENT.
-struct FullListener {
-  Socket socket = Socket::listen(InetAddress(0, /*loopback=*/true), ListenOptions{.backlog = 0});
-  InetAddress address = InetAddress::local_of(socket.fd());
-  std::vector<Socket> fillers;
-
-  FullListener() {
-    for (int i = 0; i < 4; ++i) {
-      fillers.push_back(Socket::stream(AF_INET));
-      (void)::connect(fillers.back().fd(), address.sockaddr_ptr(), address.length());
-    }
-  }
-};
-
 TEST(Connector, ConnectThatNeverCompletesTimesOut) {
   const FullListener listener;
   const InetAddress& address = listener.address;
@@ -160,6 +155,159 @@ TEST(Connector, StoppingTheServerCancelsAPendingConnect) {
   auto error = failed.get_future();
   ASSERT_EQ(error.wait_for(0s), std::future_status::ready);
   EXPECT_EQ(error.get(), ECANCELED);
+}
+
+// Counts its constructions and openings; collects what it receives.
+struct ClientProbe {
+  std::atomic<int> constructed{0};
+  std::atomic<int> opened{0};
+  std::mutex mutex;
+  std::string received;  // guarded by mutex
+};
+
+class ProbeClient : public StreamConnection {
+ public:
+  explicit ProbeClient(std::shared_ptr<ClientProbe> probe) : probe_(std::move(probe)) {
+    probe_->constructed.fetch_add(1);
+  }
+
+ protected:
+  void on_connect() override { probe_->opened.fetch_add(1); }
+  void on_message(Buffer& input) override {
+    std::lock_guard lock(probe_->mutex);
+    probe_->received.append(input.peek(), input.readable_bytes());
+    input.retrieve_all();
+  }
+
+ private:
+  std::shared_ptr<ClientProbe> probe_;
+};
+
+TEST(ConnectHandle, CancelOfAConnectInFlightReleasesItsSocketAndOpensNoHandler) {
+  const FullListener listener;
+  Server server(test_options());
+  server.start();
+  const std::size_t fds_before = test::open_fd_count();
+  const auto pending_before = metrics::snapshot().pending_connects();
+  auto probe = std::make_shared<ClientProbe>();
+  std::atomic<int> failures{0};
+  ConnectOptions options;
+  options.timeout = 0ms;  // only the kernel's own (minutes): nothing but cancel() ends it
+  options.on_failure = [&](const InetAddress&, int) { failures.fetch_add(1); };
+  ConnectHandle handle = server.connect<ProbeClient>(listener.address, options, probe);
+
+  EXPECT_EQ(handle.status(), ConnectStatus::kPending);
+  EXPECT_EQ(handle.connection(), nullptr);
+  EXPECT_EQ(test::open_fd_count(), fds_before + 1) << "the attempt's socket";
+  EXPECT_EQ(server.pending_connects(), 1u);
+  EXPECT_EQ(server.connections(), 0u) << "a pending connect is not a connection";
+  EXPECT_EQ(metrics::snapshot().pending_connects(), pending_before + 1);
+
+  handle.cancel();
+  EXPECT_EQ(handle.status(), ConnectStatus::kCancelled);
+  EXPECT_EQ(handle.error(), ECANCELED);
+  EXPECT_EQ(server.pending_connects(), 0u);
+  EXPECT_EQ(metrics::snapshot().pending_connects(), pending_before);
+  EXPECT_TRUE(test::wait_until([&] { return test::open_fd_count() == fds_before; }))
+      << "the socket of the cancelled attempt is still open";
+  handle.cancel();  // twice is harmless
+  server.stop();
+  server.wait();
+  EXPECT_EQ(probe->constructed.load(), 0);
+  EXPECT_EQ(probe->opened.load(), 0);
+  EXPECT_EQ(failures.load(), 0) << "a caller's cancel() is not reported to on_failure";
+}
+
+TEST(ConnectHandle, CancelDuringTheBackoffStopsTheRetries) {
+  Server server(test_options());
+  server.start();
+  const std::size_t fds_before = test::open_fd_count();
+  std::atomic<int> failures{0};
+  ConnectOptions options;
+  options.retries = 1000;
+  options.backoff = 20ms;
+  options.max_backoff = 20ms;
+  options.on_failure = [&](const InetAddress&, int) { failures.fetch_add(1); };
+  auto probe = std::make_shared<ClientProbe>();
+  ConnectHandle handle = server.connect<ProbeClient>(refused_address(false), options, probe);
+  std::this_thread::sleep_for(100ms);  // a few refused attempts
+  EXPECT_EQ(handle.status(), ConnectStatus::kPending);
+  handle.cancel();
+  EXPECT_EQ(handle.status(), ConnectStatus::kCancelled);
+  EXPECT_TRUE(test::wait_until([&] { return test::open_fd_count() == fds_before; }));
+  std::this_thread::sleep_for(200ms);  // ten more backoffs: no attempt may start
+  EXPECT_EQ(test::open_fd_count(), fds_before);
+  EXPECT_EQ(server.pending_connects(), 0u);
+  server.stop();
+  server.wait();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(probe->opened.load(), 0);
+}
+
+TEST(ConnectHandle, ConnectionIsUsableOnceConnectedAndDisconnectClosesIt) {
+  Server server(test_options());
+  const InetAddress echo = server.listen<EchoConnection>(InetAddress(0, true));
+  server.start();
+  auto probe = std::make_shared<ClientProbe>();
+  ConnectHandle handle = server.connect<ProbeClient>(echo, ConnectOptions{}, probe);
+  ASSERT_TRUE(test::wait_until([&] { return handle.status() == ConnectStatus::kConnected; }));
+  const std::shared_ptr<StreamConnection> connection = handle.connection();
+  ASSERT_NE(connection, nullptr);
+  EXPECT_EQ(handle.error(), 0);
+  EXPECT_EQ(server.pending_connects(), 0u);
+  // Both ends are on this server: the client and the accepted echo connection.
+  EXPECT_TRUE(test::wait_until([&] { return server.connections() == 2; }));
+
+  connection->send("through the handle");  // from the test's thread: the inbox path
+  EXPECT_TRUE(test::wait_until([&] {
+    std::lock_guard lock(probe->mutex);
+    return probe->received == "through the handle";
+  }));
+
+  handle.cancel();  // muduo's stop(): an established connection stays open
+  EXPECT_EQ(handle.status(), ConnectStatus::kConnected);
+  EXPECT_TRUE(connection->connected());
+
+  handle.disconnect();  // FIN; the echo side closes, then the client side
+  EXPECT_TRUE(test::wait_until([&] { return !connection->connected(); }));
+  EXPECT_TRUE(test::wait_until([&] { return server.connections() == 0; }));
+  EXPECT_EQ(probe->opened.load(), 1);
+  server.stop();
+  server.wait();
+}
+
+TEST(ConnectHandle, ConnectionsCountTcpOnly) {
+  const FullListener listener;
+  Server server(test_options());
+  const auto udp_before = metrics::snapshot().udp_handlers();
+  const auto udp = server.listen_udp<UdpEchoHandler>(InetAddress(0, true));
+  EXPECT_EQ(metrics::snapshot().udp_handlers(), udp_before + 1);
+  server.start();
+  ConnectOptions options;
+  options.timeout = 0ms;
+  ConnectHandle handle =
+      server.connect<ProbeClient>(listener.address, options, std::make_shared<ClientProbe>());
+  EXPECT_EQ(server.connections(), 0u);
+  EXPECT_EQ(server.udp_handlers(), 1u);
+  EXPECT_EQ(server.pending_connects(), 1u);
+  const std::string text = metrics::to_prometheus(metrics::snapshot().samples());
+  EXPECT_NE(text.find("# TYPE lf_udp_handlers gauge"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE lf_pending_connects gauge"), std::string::npos);
+
+  server.stop();
+  server.wait();
+  EXPECT_EQ(handle.status(), ConnectStatus::kCancelled) << "a stop cancels pending connects";
+  EXPECT_EQ(server.pending_connects(), 0u);
+  EXPECT_EQ(server.udp_handlers(), 0u);
+  EXPECT_EQ(metrics::snapshot().udp_handlers(), udp_before);
+}
+
+TEST(ConnectHandle, AnEmptyHandleDoesNothing) {
+  ConnectHandle handle;
+  EXPECT_EQ(handle.status(), ConnectStatus::kCancelled);
+  EXPECT_EQ(handle.connection(), nullptr);
+  handle.cancel();
+  handle.disconnect();
 }
 
 }  // namespace

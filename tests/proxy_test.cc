@@ -1,7 +1,8 @@
 // ProxyConnection (handlers/proxy/) in front of an lf echo server on the same Server, on loopback:
 // 1 MiB of random data goes through the proxy and back (both directions) and must come back
 // intact, followed by EOF (the client's half-close passed through the proxy and back); a client
-// that stops reading must not make the proxy buffer more than about its high-water mark.
+// that stops reading must not make the proxy buffer more than about its high-water mark; a
+// client that leaves while the upstream connect is pending cancels it.
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -17,8 +18,10 @@
 #include <vector>
 
 #include "echo/echo_connection.h"
+#include "lf/metrics.h"
 #include "lf/server.h"
 #include "proxy/proxy_connection.h"
+#include "support/full_listener.h"
 #include "support/test_client.h"
 
 namespace lf {
@@ -142,6 +145,39 @@ TEST_F(ProxyFixture, SlowReaderBoundsTheProxysBuffers) {
   EXPECT_LE(upstream_output, kHighWaterMark + 512 * 1024);
   std::printf("stalled with %zu bytes queued for the client, %zu for the echo server\n",
               downstream_output, upstream_output);
+}
+
+TEST(ProxyTest, AClientThatLeavesCancelsThePendingUpstreamConnect) {
+  const test::FullListener upstream;  // never accepts: the upstream connect stays pending
+  ServerOptions options;
+  options.threads = 2;
+  options.handle_signals = false;
+  Server server(options);
+  ProxyOptions proxy;
+  proxy.upstream = upstream.address;
+  proxy.connect_timeout = std::chrono::minutes(1);
+  const InetAddress address =
+      server.listen<ProxyConnection>(InetAddress(0, true), ListenOptions{}, proxy);
+  server.start();
+  const std::size_t fds_before = test::open_fd_count();
+  const auto pending_before = metrics::snapshot().pending_connects();
+  {
+    test::TestClient client(address);
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(test::wait_until(
+        [&] { return metrics::snapshot().pending_connects() == pending_before + 1; }));
+    EXPECT_EQ(server.connections(), 1u) << "the accepted side only; the upstream is pending";
+    // A reset, not a FIN: a client that half-closes may still want its answer.
+    client.reset();
+  }
+  EXPECT_TRUE(test::wait_until([&] { return server.connections() == 0; }));
+  EXPECT_TRUE(test::wait_until(
+      [&] { return metrics::snapshot().pending_connects() == pending_before; }))
+      << "the upstream connect outlived its client";
+  // The client's socket, the accepted one and the upstream attempt's: all released.
+  EXPECT_TRUE(test::wait_until([&] { return test::open_fd_count() == fds_before; }));
+  server.stop();
+  server.wait();
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // Public. Connector: opens an outgoing TCP connection (IPv4 or IPv6) as a StreamConnection on a
 // HandleSet, so clients and proxies use the same handler classes as servers. Non-blocking
 // connect completed by EPOLLOUT and SO_ERROR, a timeout per attempt, and retries with exponential
-// backoff. Connector::connect() (or Server::connect()) is thread safe; a Connector object is one
-// attempt and runs on ThreadSet threads like any handler.
+// backoff. Connector::connect() (or Server::connect()) is thread safe and returns a ConnectHandle
+// (status, the connection, cancel); a Connector object is one attempt and runs on ThreadSet
+// threads like any handler.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <memory>
 
 #include "lf/acceptor.h"
+#include "lf/connect_handle.h"
 #include "lf/event_handler.h"
 #include "lf/inet_address.h"
 #include "lf/socket.h"
@@ -18,6 +20,7 @@
 
 namespace lf {
 
+class ConnectRequest;
 class HandleSet;
 class TimerService;
 
@@ -32,7 +35,8 @@ struct ConnectOptions {
   std::chrono::milliseconds max_backoff{10000};
   // Called once, on a ThreadSet thread, when the last attempt failed (errno value, such as
   // ECONNREFUSED or ETIMEDOUT; ECANCELED when the server stopped during an attempt). May be
-  // empty. A retry still waiting for its backoff when the server stops is dropped unreported.
+  // empty. Not called after ConnectHandle::cancel(). A retry still waiting for its backoff when
+  // the server stops is dropped unreported (its handle says kCancelled).
   std::function<void(const InetAddress& address, int error)> on_failure;
 };
 
@@ -41,37 +45,33 @@ class Connector : public EventHandler {
   // Starts connecting to `address`; on success the connection made by `factory` (never null)
   // is opened on `handle_set` (its on_connect() runs first) with `timers` as its timer service.
   // Thread safe. Throws std::system_error if the first socket cannot be created.
-  static void connect(HandleSet& handle_set, TimerService& timers, const InetAddress& address,
-                      ConnectionFactory factory, ConnectOptions options = {});
+  static ConnectHandle connect(HandleSet& handle_set, TimerService& timers,
+                               const InetAddress& address, ConnectionFactory factory,
+                               ConnectOptions options = {});
+  // The same for a request made by the caller (Server::connect() keeps it to stop it).
+  static void start(const std::shared_ptr<ConnectRequest>& request);
 
-  // What all attempts of one connect() share. Internal to the Connector, public for make_shared.
-  struct Plan {
-    HandleSet* handle_set;
-    TimerService* timers;
-    InetAddress address;
-    ConnectionFactory factory;
-    ConnectOptions options;
-  };
-  Connector(std::shared_ptr<const Plan> plan, int attempt);
+  // Internal to the Connector, public for make_shared.
+  Connector(std::shared_ptr<ConnectRequest> request, int attempt);
 
   [[nodiscard]] int handle() const noexcept override { return socket_.fd(); }
   void handle_event(std::uint32_t events) override;
-  // Server stop: gives up (on_failure gets ECANCELED).
+  // Server stop or ConnectHandle::cancel(): gives up (on_failure gets ECANCELED on a server stop).
   void handle_close() override;
   [[nodiscard]] std::uint32_t interest() const noexcept override;
 
  private:
   // Creates attempt number `attempt` and starts it.
-  static void start_attempt(const std::shared_ptr<const Plan>& plan, int attempt);
+  static void start_attempt(const std::shared_ptr<ConnectRequest>& request, int attempt);
   // Creates the socket, calls connect() and registers for EPOLLOUT.
-  void start();
+  void begin();
   void succeed();
   // This attempt failed: retry after the backoff, or report the failure.
   void fail(int error);
   // Leaves the HandleSet and cancels the timer; false if the attempt had already finished.
   bool finish();
 
-  std::shared_ptr<const Plan> plan_;
+  std::shared_ptr<ConnectRequest> request_;
   int attempt_;  // 0 for the first attempt
   Socket socket_;
   TimerId timeout_timer_;

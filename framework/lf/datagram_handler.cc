@@ -54,7 +54,14 @@ InetAddress from_storage(const sockaddr_storage& storage) {
 }  // namespace
 
 DatagramHandler::DatagramHandler(const InetAddress& address, const DatagramOptions& options)
-    : fd_(bind_udp(address, options)), local_(InetAddress::local_of(fd_.get())), options_(options) {}
+    : fd_(bind_udp(address, options)), local_(InetAddress::local_of(fd_.get())), options_(options) {
+  metrics::add(metrics::Counter::kUdpHandlersOpened);  // the lf_udp_handlers gauge
+}
+
+// One that was never closed (never registered, or freed with its HandleSet) leaves the gauge here.
+DatagramHandler::~DatagramHandler() {
+  if (!closed_) metrics::add(metrics::Counter::kUdpHandlersClosed);
+}
 
 bool DatagramHandler::send_to(std::string_view data, const InetAddress& to) {
   bool was_empty = false;
@@ -186,6 +193,7 @@ void DatagramHandler::flush_output() {
 void DatagramHandler::handle_close() {
   if (closed_) return;
   closed_ = true;
+  metrics::add(metrics::Counter::kUdpHandlersClosed);
   {
     std::lock_guard lock(output_mutex_);
     output_closed_ = true;

@@ -31,6 +31,7 @@ class DatagramHandler : public EventHandler {
  public:
   // Binds a non-blocking UDP socket to `address` (port 0 picks one). Throws std::system_error.
   explicit DatagramHandler(const InetAddress& address, const DatagramOptions& options = {});
+  ~DatagramHandler() override;
 
   // Thread safe. Queues one datagram for `to`; false if it was dropped (closed, or the queue is
   // full). Sent when the handler runs next: at the end of on_datagram()'s batch when called

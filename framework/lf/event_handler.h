@@ -110,7 +110,12 @@ class EventHandler : public std::enable_shared_from_this<EventHandler> {
 
   std::atomic<std::uint32_t> state_{0};
   HandleSet* handle_set_ = nullptr;   // written once at registration
-  bool registered_ = false;           // guarded by the HandleSet's registry lock
+  // Written under the HandleSet's registry lock, but read without it by resume_handle(): the
+  // only writers are register_handle(), before any thread can run the handler (its state_
+  // release publishes the value to the first runner), and remove_handle(), which is called from
+  // the handler's own processing or once no thread runs. So the processing thread never races
+  // a write.
+  bool registered_ = false;
   std::uint32_t armed_interest_ = 0;  // what epoll watches now; owned by the processing thread
 };
 

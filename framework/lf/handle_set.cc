@@ -77,6 +77,8 @@ void HandleSet::remove_handle(EventHandler& handler) {
 }
 
 bool HandleSet::resume_handle(EventHandler& handler) {
+  // No lock: the processing thread is the only one that can change registered_ now
+  // (event_handler.h).
   if (!handler.registered_) return true;
   const std::uint32_t interest = handler.interest();
   if (suspension_ == Suspension::kEdgeTriggered && interest == handler.armed_interest_) return true;

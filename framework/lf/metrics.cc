@@ -84,8 +84,12 @@ std::vector<Sample> Snapshot::samples() const {
     return static_cast<double>(role_ns[static_cast<std::size_t>(r)]) / 1e9;
   };
   return {
-      {"lf_connections_open", "Connections open now", "gauge",
+      {"lf_connections_open", "TCP connections open now (accepted or connected)", "gauge",
        static_cast<double>(connections_open())},
+      {"lf_udp_handlers", "UDP services (DatagramHandlers) open now", "gauge",
+       static_cast<double>(udp_handlers())},
+      {"lf_pending_connects", "Outgoing connects not yet connected, failed or cancelled", "gauge",
+       static_cast<double>(pending_connects())},
       {"lf_connections_total", "Connections accepted or connected", "counter",
        value(Counter::kConnectionsOpened)},
       {"lf_connections_rejected_total", "Connections closed at once (no descriptors, over limit)",

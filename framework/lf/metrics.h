@@ -33,6 +33,10 @@ enum class Counter : std::uint8_t {
   kThreadsExited,        // ThreadSet threads gone (stopped, or retired after idling)
   kThreadsGrown,         // threads added because every thread was busy
   kThreadsRetired,       // extra threads that left after idling
+  kConnectsStarted,      // outgoing connects (Connector), each counted once whatever its retries
+  kConnectsSettled,      // ... that connected, failed or were cancelled
+  kUdpHandlersOpened,    // UDP sockets bound by DatagramHandlers
+  kUdpHandlersClosed,
   kCount,
 };
 
@@ -89,6 +93,12 @@ struct Snapshot {
   }
   [[nodiscard]] std::uint64_t threads_running() const noexcept {
     return get(Counter::kThreadsStarted) - get(Counter::kThreadsExited);
+  }
+  [[nodiscard]] std::uint64_t pending_connects() const noexcept {
+    return get(Counter::kConnectsStarted) - get(Counter::kConnectsSettled);
+  }
+  [[nodiscard]] std::uint64_t udp_handlers() const noexcept {
+    return get(Counter::kUdpHandlersOpened) - get(Counter::kUdpHandlersClosed);
   }
   // Every value with its Prometheus name, help text and type.
   [[nodiscard]] std::vector<Sample> samples() const;

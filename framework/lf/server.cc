@@ -4,12 +4,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 
+#include "lf/connect_request.h"
 #include "lf/leader_followers_dispatcher.h"
 #include "lf/log.h"
 #include "lf/signals.h"
@@ -98,19 +100,49 @@ ThreadSet& Server::thread_set() {
   return leader_followers->thread_set();
 }
 
-std::size_t Server::internal_handlers() const {
-  const HandleSet& main = dispatcher_->main_handle_set();
-  std::size_t count = main.contains(*timers_) ? 1 : 0;
-  for (const auto& acceptor : acceptors_) count += main.contains(*acceptor) ? 1 : 0;
-  return count;
+ConnectHandle Server::connect(const InetAddress& address, ConnectionFactory factory,
+                              ConnectOptions options) {
+  auto request = std::make_shared<ConnectRequest>(handle_set(), timers(), address,
+                                                  std::move(factory), std::move(options));
+  Connector::start(request);
+  std::lock_guard lock(connects_mutex_);
+  std::erase_if(connects_, [](const auto& r) { return r->status() != ConnectStatus::kPending; });
+  connects_.push_back(request);
+  return ConnectHandle(std::move(request));
 }
 
-std::size_t Server::connections() const {
-  const std::size_t internal = internal_handlers();
+std::size_t Server::pending_connects() const {
+  std::lock_guard lock(connects_mutex_);
+  return static_cast<std::size_t>(
+      std::count_if(connects_.begin(), connects_.end(),
+                    [](const auto& r) { return r->status() == ConnectStatus::kPending; }));
+}
+
+std::size_t Server::handlers_to_drain() const {
+  const HandleSet& main = dispatcher_->main_handle_set();
+  std::size_t internal = main.contains(*timers_) ? 1 : 0;
+  for (const auto& acceptor : acceptors_) internal += main.contains(*acceptor) ? 1 : 0;
   std::size_t registered = 0;
   for (const HandleSet* set : dispatcher_->handle_sets()) registered += set->size();
   return registered > internal ? registered - internal : 0;
 }
+
+// By type rather than by subtracting what is not a connection: connect attempts and UDP services
+// are registered handlers too, and they come and go on other threads.
+template <typename T>
+std::size_t Server::count_registered() const {
+  std::size_t count = 0;
+  for (const HandleSet* set : dispatcher_->handle_sets()) {
+    for (const auto& handler : set->handlers()) {
+      if (dynamic_cast<const T*>(handler.get()) != nullptr) ++count;
+    }
+  }
+  return count;
+}
+
+std::size_t Server::connections() const { return count_registered<StreamConnection>(); }
+
+std::size_t Server::udp_handlers() const { return count_registered<DatagramHandler>(); }
 
 bool Server::notify_all_and_wait(std::uint32_t bits,
                                  std::chrono::steady_clock::time_point deadline) {
@@ -119,7 +151,7 @@ bool Server::notify_all_and_wait(std::uint32_t bits,
       if (handler != timers_) handler->notify(bits);
     }
   }
-  while (connections() > 0) {
+  while (handlers_to_drain() > 0) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -140,9 +172,16 @@ void Server::shut_down() {
   while (listening() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  // Pending connects next: an attempt in flight closes (on_failure hears ECANCELED) and a retry
+  // waiting for its backoff never starts, so no attempt registers while the others drain.
+  {
+    std::lock_guard lock(connects_mutex_);
+    for (const auto& request : connects_) request->stop();
+    connects_.clear();
+  }
   if (!notify_all_and_wait(event::kDrain, deadline)) {
-    LF_LOG_WARN("drain deadline ({} ms) passed with {} connections open: closing them",
-                options_.drain_timeout.count(), connections());
+    LF_LOG_WARN("drain deadline ({} ms) passed with {} handlers still open: closing them",
+                options_.drain_timeout.count(), handlers_to_drain());
     notify_all_and_wait(event::kClose,
                         std::chrono::steady_clock::now() + std::chrono::milliseconds(1000));
   }

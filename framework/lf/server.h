@@ -8,10 +8,12 @@
 #include <concepts>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "lf/acceptor.h"
+#include "lf/connect_handle.h"
 #include "lf/connector.h"
 #include "lf/datagram_handler.h"
 #include "lf/dispatcher.h"
@@ -70,15 +72,17 @@ class Server {
                      const ListenOptions& options = {});
 
   // Connects to `address` (connector.h: timeout, retries with backoff, options.on_failure); the
-  // connection is a new Handler constructed from copies of `args`, opened on handle_set(). Thread
-  // safe; throws std::system_error if no socket can be created.
+  // connection is a new Handler constructed from copies of `args`, opened on handle_set(). The
+  // handle tells the status, gives the connection once established, and cancels
+  // (connect_handle.h); it may be ignored. Thread safe; throws std::system_error if no socket can
+  // be created. Stopping the server cancels the connects still pending.
   template <std::derived_from<StreamConnection> Handler, typename... Args>
-  void connect(const InetAddress& address, ConnectOptions options, Args... args) {
-    connect(address, [args...] { return std::make_shared<Handler>(args...); }, std::move(options));
+  ConnectHandle connect(const InetAddress& address, ConnectOptions options, Args... args) {
+    return connect(
+        address, [args...] { return std::make_shared<Handler>(args...); }, std::move(options));
   }
-  void connect(const InetAddress& address, ConnectionFactory factory, ConnectOptions options = {}) {
-    Connector::connect(handle_set(), timers(), address, std::move(factory), std::move(options));
-  }
+  ConnectHandle connect(const InetAddress& address, ConnectionFactory factory,
+                        ConnectOptions options = {});
 
   // Binds a UDP service: a Handler constructed from (`address`, copies of `args`), registered on
   // handle_set(). Returns it (send_to() is thread safe). Throws std::system_error.
@@ -107,21 +111,35 @@ class Server {
   [[nodiscard]] ThreadSet& thread_set();
   // Timers whose callbacks run on this server's threads. Thread safe.
   [[nodiscard]] TimerService& timers() noexcept { return *timers_; }
-  // Open connections (registered handlers that are not listeners).
+  // Open TCP connections, accepted or connected (registered StreamConnections). Thread safe, and
+  // O(registered handlers): for monitoring, not for a hot path.
   [[nodiscard]] std::size_t connections() const;
+  // Registered UDP services (DatagramHandlers). Thread safe, like connections().
+  [[nodiscard]] std::size_t udp_handlers() const;
+  // Connects made by connect() that have not connected, failed or been cancelled yet (backoff
+  // included). Thread safe.
+  [[nodiscard]] std::size_t pending_connects() const;
 
  private:
   void shut_down();
-  // Sends `bits` to every connection and waits until none is left, or the deadline.
+  // Sends `bits` to every handler but the timers and waits until none is left, or the deadline.
   bool notify_all_and_wait(std::uint32_t bits, std::chrono::steady_clock::time_point deadline);
-  // Registered handlers that are not connections: live listeners and the timer service.
-  [[nodiscard]] std::size_t internal_handlers() const;
+  // What a stop waits for: registered handlers except the timer service and live listeners
+  // (connections, UDP services, connect attempts, a user's own handlers).
+  [[nodiscard]] std::size_t handlers_to_drain() const;
+  // Registered handlers of type T, in every HandleSet.
+  template <typename T>
+  [[nodiscard]] std::size_t count_registered() const;
 
   ServerOptions options_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::shared_ptr<TimerService> timers_;
   UniqueFd stop_fd_;  // an eventfd: stop() and the signal handler write, wait() reads
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
+  // The connects made by connect(), so that a stop cancels the pending ones; settled ones are
+  // dropped at the next connect().
+  mutable std::mutex connects_mutex_;
+  std::vector<std::shared_ptr<ConnectRequest>> connects_;
   bool started_ = false;
   bool finished_ = false;
 };

@@ -44,11 +44,10 @@ void ProxyConnection::on_connect() {
   };
   // Nothing to forward to until the upstream side is connected: attach() resumes reading.
   pause_reading(true);
-  Connector::connect(*handle_set(), *timer_service(), options_.upstream,
-                     [options = options_, weak] {
-                       return std::make_shared<ProxyConnection>(options, weak);
-                     },
-                     std::move(connect));
+  upstream_connect_ = Connector::connect(
+      *handle_set(), *timer_service(), options_.upstream,
+      [options = options_, weak] { return std::make_shared<ProxyConnection>(options, weak); },
+      std::move(connect));
 }
 
 bool ProxyConnection::attach(const std::shared_ptr<ProxyConnection>& partner) {
@@ -107,6 +106,9 @@ void ProxyConnection::on_peer_closed() {
 }
 
 void ProxyConnection::on_close() {
+  // The client left before the upstream side connected: no socket, timer or retry is kept for
+  // it. An upstream side that is already connected stays (it is shut down below).
+  upstream_connect_.cancel();
   std::shared_ptr<ProxyConnection> target;
   {
     std::lock_guard lock(mutex_);

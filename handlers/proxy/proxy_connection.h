@@ -2,7 +2,8 @@
 // upstream address with a Connector and forwards bytes both ways. Backpressure in both
 // directions: a side stops reading while its partner's output is above the high-water mark and
 // resumes once the partner has written everything. A FIN is passed on as a half-close, so a
-// request/response protocol that half-closes still works. Hooks run on ThreadSet threads.
+// request/response protocol that half-closes still works. A client that leaves while the upstream
+// connect is pending cancels it. Hooks run on ThreadSet threads.
 #pragma once
 
 #include <chrono>
@@ -55,6 +56,7 @@ class ProxyConnection : public StreamConnection {
   Buffer early_input_;                      // guarded by mutex_: read before upstream connected
   bool early_eof_ = false;                  // guarded by mutex_
   bool closed_ = false;                     // guarded by mutex_
+  ConnectHandle upstream_connect_;          // downstream side; touched only by its own hooks
 };
 
 }  // namespace lf
