@@ -78,6 +78,7 @@ class Server {
   // be created. Stopping the server cancels the connects still pending.
   template <std::derived_from<StreamConnection> Handler, typename... Args>
   ConnectHandle connect(const InetAddress& address, ConnectOptions options, Args... args) {
+    check_shared_through_event_handler<Handler>();
     return connect(
         address, [args...] { return std::make_shared<Handler>(args...); }, std::move(options));
   }

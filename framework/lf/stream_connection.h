@@ -97,10 +97,10 @@ class StreamConnection : public EventHandler {
 
  private:
   friend class Acceptor;
-  friend class Connector;
+  friend class ConnectRequest;  // a Connector's connection, once established
 
   // Takes over a connected non-blocking socket and registers with `handle_set`; on_connect()
-  // then runs on a ThreadSet thread before any other hook. Called by Acceptor (or a Connector).
+  // then runs on a ThreadSet thread before any other hook. Called by Acceptor (or a ConnectRequest).
   // Throws std::logic_error if no std::shared_ptr owns the connection.
   void open(Socket socket, HandleSet& handle_set, const ConnectionOptions& options = {});
 
