@@ -10,6 +10,7 @@ packages=(
   libfmt-dev libcli11-dev libspdlog-dev
   netcat-openbsd curl procps redis-tools libhiredis-dev wrk
   redis-server  # tests/kv_redis_diff_test.cc: lf-kv against the real thing
+  python3-prometheus-client  # tests/metrics_test.cc: /metrics parsed by prometheus_client
   clang libclang-rt-14-dev
   libboost-dev nlohmann-json3-dev  # perf/: the Asio peer and loadgen's JSON (perf/install-deps.sh: the rest)
   "$@"

@@ -6,6 +6,8 @@
 #include <memory>
 #include <mutex>
 
+#include "lf/metric_registry.h"
+
 namespace lf::metrics {
 
 namespace {
@@ -136,6 +138,10 @@ std::string to_prometheus(const std::vector<Sample>& samples) {
                    s.help, s.name, s.type, s.name, s.value);
   }
   return fmt::to_string(out);
+}
+
+std::string prometheus_text() {
+  return to_prometheus(snapshot().samples()) + registered_to_prometheus();
 }
 
 }  // namespace lf::metrics

@@ -1,6 +1,7 @@
-// Public. Process-wide counters cheap enough for the hot path: each thread adds to its own
-// cache line (no locked instruction, no sharing); a read sums the threads. add() is thread safe
-// and wait-free; snapshot() is thread safe.
+// Public. The framework's process-wide counters, cheap enough for the hot path: each thread adds
+// to its own cache line (no locked instruction, no sharing); a read sums the threads. add() is
+// thread safe and wait-free; snapshot() is thread safe. A program's own metrics:
+// metric_registry.h.
 #pragma once
 
 #include <array>
@@ -108,5 +109,9 @@ struct Snapshot {
 
 // The Prometheus text exposition format (version 0.0.4) of the samples.
 [[nodiscard]] std::string to_prometheus(const std::vector<Sample>& samples);
+
+// What /metrics serves: the framework's samples, then the metrics registered by handlers and
+// programs (metric_registry.h).
+[[nodiscard]] std::string prometheus_text();
 
 }  // namespace lf::metrics

@@ -1,10 +1,38 @@
 #include "http/http_connection.h"
 
+#include <algorithm>
+#include <array>
+#include <string>
 #include <utility>
 
 #include "lf/log.h"
+#include "lf/metric_registry.h"
 
 namespace lf {
+namespace {
+
+constexpr std::size_t kMethods = static_cast<std::size_t>(HttpMethod::kCount);
+constexpr int kStatusClasses = 5;  // 1xx to 5xx
+
+// lf_http_request_duration_seconds{method,status_class}. Each thread registers a series on its
+// first use (a lock, once), so /metrics lists the combinations served and the hot path is an
+// array lookup.
+metrics::HistogramHandle& request_duration(HttpMethod method, int status) {
+  thread_local std::array<std::array<metrics::HistogramHandle, kStatusClasses>, kMethods> handles;
+  const int status_class = std::clamp(status / 100, 1, kStatusClasses);
+  metrics::HistogramHandle& handle =
+      handles[static_cast<std::size_t>(method)][static_cast<std::size_t>(status_class - 1)];
+  if (!handle.valid()) {
+    handle =
+        metrics::register_histogram("lf_http_request_duration_seconds",
+                                    "Time from parsing an HTTP request to queueing its response",
+                                    {{"method", std::string(to_string(method))},
+                                     {"status_class", std::to_string(status_class) + "xx"}});
+  }
+  return handle;
+}
+
+}  // namespace
 
 HttpConnection::HttpConnection(std::shared_ptr<const HttpService> service)
     : service_(std::move(service)), parser_(service_->limits()) {}
@@ -12,6 +40,9 @@ HttpConnection::HttpConnection(std::shared_ptr<const HttpService> service)
 void HttpConnection::on_connect() { wait_for_head(); }
 
 void HttpConnection::on_message(Buffer& input) {
+  // A request is timed from the start of its parsing: now for the first, the queueing of the
+  // previous answer for a pipelined one. So each request costs one clock read.
+  Clock::time_point started = Clock::now();
   // Above the high-water mark, pipelined requests wait in `input` for the answers to drain:
   // on_message() runs again with them then.
   while (!closing_ && !output_full()) {
@@ -33,7 +64,10 @@ void HttpConnection::on_message(Buffer& input) {
     }
     waiting_for_head_ = false;
     clear_deadline();
-    answer(request_);
+    const int answered_status = answer(request_);
+    const Clock::time_point answered = Clock::now();
+    request_duration(request_.method, answered_status).observe(answered - started);
+    started = answered;
     input.retrieve(parser_.consumed());
     parser_.reset();
     continue_sent_ = false;
@@ -44,12 +78,13 @@ void HttpConnection::on_message(Buffer& input) {
   if (closing_) input.retrieve_all();  // whatever else arrives is not answered
 }
 
-void HttpConnection::answer(const HttpRequest& request) {
+int HttpConnection::answer(const HttpRequest& request) {
   HttpResponse response;
   service_->handle(request, response);
   const bool keep_alive = request.keep_alive && !response.close_requested();
   send_response(response, request.method == HttpMethod::kHead, keep_alive, request.version_minor);
   if (!keep_alive) close_gracefully();
+  return response.status();
 }
 
 void HttpConnection::send_response(HttpResponse& response, bool head_only, bool keep_alive,

@@ -34,7 +34,8 @@ class HttpConnection : public StreamConnection {
  private:
   using Clock = std::chrono::steady_clock;
 
-  void answer(const HttpRequest& request);
+  // Returns the response's status.
+  int answer(const HttpRequest& request);
   void send_response(HttpResponse& response, bool head_only, bool keep_alive, int version_minor);
   // Answers `status` to a request that cannot be served, then closes.
   void reject(int status);

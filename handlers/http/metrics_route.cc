@@ -8,8 +8,7 @@ namespace lf {
 
 void add_metrics_route(HttpRouter& router, std::string path) {
   router.get(std::move(path), [](const HttpRequest&, HttpResponse& response) {
-    response.set_body(metrics::to_prometheus(metrics::snapshot().samples()),
-                      "text/plain; version=0.0.4");
+    response.set_body(metrics::prometheus_text(), "text/plain; version=0.0.4");
   });
 }
 

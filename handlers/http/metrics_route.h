@@ -1,4 +1,5 @@
-// Public. The /metrics route: the process metrics (lf/metrics.h) in the Prometheus text format.
+// Public. The /metrics route: the framework's metrics (lf/metrics.h) and the registered ones
+// (lf/metric_registry.h) in the Prometheus text format.
 #pragma once
 
 #include <string>
@@ -7,8 +8,8 @@
 
 namespace lf {
 
-// Registers GET (and so HEAD) `path`, answered with metrics::to_prometheus() of a fresh snapshot
-// as "text/plain; version=0.0.4". Call while configuring the router.
+// Registers GET (and so HEAD) `path`, answered with metrics::prometheus_text() as
+// "text/plain; version=0.0.4". Call while configuring the router.
 void add_metrics_route(HttpRouter& router, std::string path = "/metrics");
 
 }  // namespace lf

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kv/command_request.h"
+#include "lf/metric_registry.h"
 
 namespace lf {
 namespace {
@@ -109,6 +110,9 @@ struct Counters {
   std::atomic<std::uint64_t> usec{0};
   std::atomic<std::uint64_t> rejected{0};  // refused before running (arity)
   std::atomic<std::uint64_t> failed{0};    // ran and replied with an error
+  // lf_kv_command_duration_seconds{command}: this thread's handle, registered on its first call
+  // of the command, so /metrics lists the commands in use (as INFO commandstats does).
+  metrics::HistogramHandle duration;
 };
 // One set per thread, so that threads running the same command do not contend for a cache
 // line; INFO sums them. Kept after their thread ends (the counts must not go backwards).
@@ -155,13 +159,19 @@ void run_command(const CommandSpec& spec, std::span<const std::string_view> args
     spec.run(request);
   }
   session.run_deferred();
+  const auto elapsed = std::chrono::steady_clock::now() - started;
   Counters& counters = counters_of(spec);
   counters.calls.fetch_add(1, std::memory_order_relaxed);
-  counters.usec.fetch_add(static_cast<std::uint64_t>(
-                              std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - started)
-                                  .count()),
-                          std::memory_order_relaxed);
+  counters.usec.fetch_add(
+      static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()),
+      std::memory_order_relaxed);
+  if (!counters.duration.valid()) {
+    counters.duration = metrics::register_histogram(
+        "lf_kv_command_duration_seconds", "Time to run a key-value command, its locks included",
+        {{"command", std::string(spec.name)}});
+  }
+  counters.duration.observe(elapsed);
   if (buffer.readable_bytes() > mark && buffer.view()[mark] == '-') {
     counters.failed.fetch_add(1, std::memory_order_relaxed);
   }
