@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -18,12 +19,14 @@
 #include <regex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "chat/chat_connection.h"
 #include "chat/chat_room.h"
 #include "lf/server.h"
 #include "lf/unique_fd.h"
+#include "support/test_client.h"
 
 namespace lf {
 namespace {
@@ -31,13 +34,51 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// A room served by a 4-thread server on 127.0.0.1, until the object is destroyed.
+// What the members' own threads report.
+struct MemberProbe {
+  // The largest output_bytes() a member's own thread saw (a periodic timer samples it). From
+  // that thread it is exact: no move from the inbox is half done.
+  std::atomic<std::size_t> peak_output{0};
+  // SO_SNDBUF for members that connect from now on (0: the kernel's default). Small, the kernel
+  // holds little of a member's output and the server's own queue fills.
+  std::atomic<int> send_buffer{0};
+};
+
+// A ChatConnection that reports to a MemberProbe.
+class ObservedChatConnection : public ChatConnection {
+ public:
+  ObservedChatConnection(std::shared_ptr<ChatRoom> room, std::shared_ptr<MemberProbe> probe)
+      : ChatConnection(std::move(room)), probe_(std::move(probe)) {}
+
+ protected:
+  void on_connect() override {
+    if (const int size = probe_->send_buffer.load(); size > 0) {
+      ::setsockopt(handle(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    }
+    // Samples the pending output every timer tick, on this connection's own thread.
+    start_periodic(1ms, [this] { note_output(); });
+    ChatConnection::on_connect();
+  }
+
+ private:
+  void note_output() {
+    std::size_t seen = probe_->peak_output.load();
+    const std::size_t now = output_bytes();
+    while (seen < now && !probe_->peak_output.compare_exchange_weak(seen, now)) {
+    }
+  }
+
+  std::shared_ptr<MemberProbe> probe_;
+};
+
+// A room served by a 4-thread server on 127.0.0.1, until the object is destroyed. Its members
+// report to `probe`.
 struct ChatServer {
   explicit ChatServer(ChatOptions options = {})
       : room(std::make_shared<ChatRoom>(options)),
         server(std::make_unique<Server>(server_options())) {
-    address =
-        server->listen<ChatConnection>(InetAddress(0, /*loopback=*/true), ListenOptions{}, room);
+    address = server->listen<ObservedChatConnection>(InetAddress(0, /*loopback=*/true),
+                                                     ListenOptions{}, room, probe);
     server->start();
   }
   ~ChatServer() {
@@ -55,6 +96,7 @@ struct ChatServer {
   }
 
   std::shared_ptr<ChatRoom> room;
+  std::shared_ptr<MemberProbe> probe = std::make_shared<MemberProbe>();
   std::unique_ptr<Server> server;
   InetAddress address;
 };
@@ -261,7 +303,9 @@ TEST(ChatConnection, ClientThatNeverReadsDoesNotStallTheOthers) {
   std::vector<std::unique_ptr<LineClient>> talkers;
   for (int i = 0; i < 4; ++i) talkers.push_back(join(chat, talkers));
   // Small socket buffers, so that little sits in the kernel and the server's own queue fills.
+  chat.probe->send_buffer = 4096;
   auto sleeper = join(chat, talkers, /*receive_buffer=*/4096);
+  chat.probe->send_buffer = 0;
 
   // Rounds: every talker sends kBatch lines, every talker reads the 3 * kBatch lines of the
   // others. The sleeper reads nothing. Go on until the server has dropped messages for it, and
@@ -291,6 +335,12 @@ TEST(ChatConnection, ClientThatNeverReadsDoesNotStallTheOthers) {
     if (chat.room->dropped_messages() > 0) ++rounds_after_drops;
   }
   ASSERT_GT(chat.room->dropped_messages(), 0u) << "the sleeper's output never filled up";
+  // The server held at most the bound for the sleeper, however much the others said, and it did
+  // fill up to about that.
+  // The sleeper's output stays full until it reads, so the sampling timer sees it.
+  EXPECT_TRUE(test::wait_until(
+      [&] { return chat.probe->peak_output.load() > options.max_pending_output / 2; }));
+  EXPECT_LE(chat.probe->peak_output.load(), options.max_pending_output);
   // Prompt means: no round waited for the sleeper (a round is a few ms; 5 s would fail above).
   EXPECT_LT(slowest_round, 2s);
 
@@ -319,9 +369,10 @@ TEST(ChatConnection, ClientThatNeverReadsDoesNotStallTheOthers) {
   EXPECT_TRUE(sleeper->quiet_for(50ms));
   // The talkers lost nothing.
   for (auto& talker : talkers) EXPECT_TRUE(talker->quiet_for(10ms)) << talker->name;
-  std::printf("rounds %d, sent to the sleeper %llu, dropped %llu, slowest round %lld us\n", rounds,
-              static_cast<unsigned long long>(sent_to_sleeper),
-              static_cast<unsigned long long>(dropped),
+  std::printf("rounds %d, sent to the sleeper %llu, dropped %llu, peak output %zu KiB, slowest "
+              "round %lld us\n",
+              rounds, static_cast<unsigned long long>(sent_to_sleeper),
+              static_cast<unsigned long long>(dropped), chat.probe->peak_output.load() / 1024,
               static_cast<long long>(
                   std::chrono::duration_cast<std::chrono::microseconds>(slowest_round).count()));
 }

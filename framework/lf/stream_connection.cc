@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <limits>
 #include <cerrno>
 #include <stdexcept>
 
@@ -48,6 +49,9 @@ struct SpareStorage {
   Buffer output = Buffer::unallocated();
 };
 thread_local SpareStorage t_spare;
+
+// The bound of send(): never refused.
+constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
 }  // namespace
 
 void StreamConnection::borrow_storage(Buffer& buffer, Buffer& spare) {
@@ -79,14 +83,21 @@ StreamConnection::Inbox& StreamConnection::inbox() {
 }
 
 template <typename Append>
-void StreamConnection::send_from_other_thread(Append append) {
-  if (output_closed_.load(std::memory_order_acquire)) return;  // no inbox for a closed connection
+bool StreamConnection::send_through_inbox(std::size_t bytes, std::size_t max_pending,
+                                          Append append) {
+  if (output_closed_.load(std::memory_order_acquire)) return false;  // no inbox for a closed one
   Inbox& box = inbox();
   bool was_empty = false;
   {
     std::lock_guard lock(box.mutex);
     // seq_cst with close_now(): either it sees this inbox and empties it, or we see the close.
-    if (output_closed_.load(std::memory_order_seq_cst)) return;
+    if (output_closed_.load(std::memory_order_seq_cst)) return false;
+    // Every enqueue into the inbox and the owner's take_inbox() hold this lock, so the check and
+    // the append below are one step: concurrent try_send() calls cannot all pass and overshoot.
+    // The owner's output only shrinks outside the lock (plain send() aside), so this never
+    // undercounts.
+    const std::size_t pending = output_size_.load(std::memory_order_acquire) + box.queue.bytes();
+    if (bytes > max_pending || pending > max_pending - bytes) return false;
     was_empty = box.queue.empty();
     append(box.queue);
     box.bytes.store(box.queue.bytes(), std::memory_order_release);
@@ -95,47 +106,58 @@ void StreamConnection::send_from_other_thread(Append append) {
   }
   // A non-empty inbox has a wakeup on its way: the owner empties it when it runs.
   if (was_empty) notify(event::kWake);
+  return true;
 }
 
-void StreamConnection::send(std::string_view data) {
-  if (data.empty()) return;
+bool StreamConnection::send(std::string_view data) {
+  if (data.empty()) return !output_closed_.load(std::memory_order_acquire);
   if (in_processing()) {
-    if (!prepare_owner_send()) return;
+    if (!prepare_owner_send()) return false;
     if (output_.empty()) borrow_storage(output_.head(), t_spare.output);
     output_.append(data);
     publish_output_size();
-    return;  // our processing flushes before it returns
+    return true;  // our processing flushes before it returns
   }
-  send_from_other_thread([data](OutputQueue& queue) { queue.append(data); });
+  return send_through_inbox(data.size(), kUnbounded,
+                            [data](OutputQueue& queue) { queue.append(data); });
 }
 
-void StreamConnection::send(Buffer& data) {
+bool StreamConnection::try_send(std::string_view data, std::size_t max_pending) {
+  // The owner too goes through the inbox: its lock is what makes check and enqueue one step. Its
+  // flush takes the inbox before writing, and its next send() before appending, so order holds.
+  return send_through_inbox(data.size(), max_pending,
+                            [data](OutputQueue& queue) { queue.append(data); });
+}
+
+bool StreamConnection::send(Buffer& data) {
   if (!in_processing()) {
-    send(data.view());
+    const bool queued = send(data.view());
     data.retrieve_all();
-    return;
+    return queued;
   }
-  if (data.readable_bytes() == 0) return;
+  if (data.readable_bytes() == 0) return !closed_;
   if (!prepare_owner_send()) {
     data.retrieve_all();
-    return;
+    return false;
   }
   // The output takes over data's storage and data gets the spare, so a handler's reply buffer
   // keeps room to build the next answer in.
   if (output_.empty()) borrow_storage(output_.head(), t_spare.output);
   output_.append(data);  // takes over data's storage when the output is empty
   publish_output_size();
+  return true;
 }
 
-void StreamConnection::send_file(UniqueFd file, std::uint64_t offset, std::uint64_t count) {
-  if (count == 0) return;
+bool StreamConnection::send_file(UniqueFd file, std::uint64_t offset, std::uint64_t count) {
+  if (count == 0) return !output_closed_.load(std::memory_order_acquire);
   if (in_processing()) {
-    if (!prepare_owner_send()) return;
+    if (!prepare_owner_send()) return false;
     output_.append_file(std::move(file), offset, count);
     publish_output_size();
-    return;
+    return true;
   }
-  send_from_other_thread([&file, offset, count](OutputQueue& queue) {
+  // File ranges are not held in memory: 0 bytes toward any bound.
+  return send_through_inbox(0, kUnbounded, [&file, offset, count](OutputQueue& queue) {
     queue.append_file(std::move(file), offset, count);
   });
 }

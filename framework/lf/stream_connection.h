@@ -1,13 +1,14 @@
 // Public. StreamConnection: the ConcreteEventHandler base for TCP protocols. Subclass it and
 // override on_message() (and optionally the other on_* hooks); the hooks and timer callbacks run
-// on ThreadSet threads, one at a time per connection. send(), shutdown(), force_close(),
-// pause_reading() and the timer calls (start_timer, start_periodic, cancel_timer) are thread
-// safe; call them from other threads through a shared_ptr to the connection.
+// on ThreadSet threads, one at a time per connection. send(), try_send(), shutdown(),
+// force_close(), pause_reading() and the timer calls (start_timer, start_periodic, cancel_timer)
+// are thread safe; call them from other threads through a shared_ptr to the connection.
 //
 // Ownership: the thread running a connection's hooks owns its buffers and state; it touches them
 // without locks. A send() from that thread goes straight to the output; one from any other thread
 // goes to a small locked inbox that the owner moves into the output when it next runs (it is
-// woken for that), in the order the inbox received it.
+// woken for that), in the order the inbox received it. try_send() always goes to the inbox: its
+// bound is checked under the inbox lock.
 #pragma once
 
 #include <atomic>
@@ -49,14 +50,27 @@ class StreamConnection : public EventHandler {
   StreamConnection() = default;
   ~StreamConnection() override;
 
-  // Thread safe. Queues data for the peer; dropped once the connection is closed.
-  void send(std::string_view data);
+  // The send calls return true when the data was queued (or there was nothing to send) and false
+  // when the connection is closed and the data was dropped. The result is information, not an
+  // error to handle: a reply to a peer that is gone may simply be ignored.
+
+  // Thread safe. Queues data for the peer.
+  bool send(std::string_view data);
   // Thread safe. Sends and empties `data`; from the connection's own hooks it may swap storage
   // with `data` instead of copying (data stays usable, with room for the next answer).
-  void send(Buffer& data);
+  bool send(Buffer& data);
   // Thread safe. Sends `count` bytes of `file` from `offset` with sendfile(2) (no copy through
   // user space), in order with the other output; the file is closed once sent or on close.
-  void send_file(UniqueFd file, std::uint64_t offset, std::uint64_t count);
+  bool send_file(UniqueFd file, std::uint64_t offset, std::uint64_t count);
+  // Thread safe. Like send(), but queues nothing and returns false when the output held in memory
+  // (output_bytes(): the owner's output and what other threads queued in the inbox) plus
+  // data.size() would exceed max_pending, or when the connection is closed. For fan-out to peers
+  // that may read slowly (a chat room): the high-water mark bounds only what a connection's own
+  // hooks queue, not what other threads send it. The check and the enqueue are one step under the
+  // inbox lock, from any thread (the owner's try_send goes through the inbox too), so concurrent
+  // try_send() calls never take the output past max_pending together. Plain send() is never
+  // refused; what it queues counts toward the bound.
+  [[nodiscard]] bool try_send(std::string_view data, std::size_t max_pending);
   // Thread safe. Half-closes: the write side is shut once the pending output is sent; the
   // connection closes when the peer closes its side.
   void shutdown();
@@ -194,10 +208,11 @@ class StreamConnection : public EventHandler {
   };
   // The inbox, created if there is none yet.
   Inbox& inbox();
-  // Queues what `append` puts into the inbox's queue (unless the connection closed) and wakes
-  // the owner if the inbox was empty.
+  // Queues what `append` puts into the inbox's queue (`bytes` of it held in memory) and wakes the
+  // owner if the inbox was empty; false, with nothing queued, if the connection closed or the
+  // output would pass `max_pending`.
   template <typename Append>
-  void send_from_other_thread(Append append);
+  bool send_through_inbox(std::size_t bytes, std::size_t max_pending, Append append);
   // The owner's queue changed: publish its size for output_bytes() and output_full().
   void publish_output_size() noexcept;
   // Drops what is queued for the peer, from the owner's output and the inbox.

@@ -19,16 +19,13 @@ std::string_view trim(std::string_view text) {
 }  // namespace
 
 void ChatConnection::on_connect() {
-  const auto self = std::static_pointer_cast<ChatConnection>(shared_from_this());
-  {
-    // Held across the join so that the welcome is the first line this member gets: a broadcast
-    // that already sees the new member waits here before it can deliver.
-    std::lock_guard lock(delivery_mutex_);
-    name_ = room_->join(self);
-    send(fmt::format("*** you are {} ({} in the room); /nick NAME changes your name ***\n", name_,
-                     room_->size()));
-  }
+  // The welcome is queued before the room lists this member, so it is the first line the member
+  // gets: no broadcast can reach it earlier.
+  name_ = room_->take_name();
   joined_ = true;
+  send(fmt::format("*** you are {} ({} in the room); /nick NAME changes your name ***\n", name_,
+                   room_->size() + 1));
+  room_->admit(std::static_pointer_cast<ChatConnection>(shared_from_this()));
   LF_LOG_DEBUG("chat: {} joined from {}", name_, peer_address().to_string());
   room_->broadcast(fmt::format("*** {} joined ***\n", name_), this);
 }
@@ -42,29 +39,35 @@ void ChatConnection::on_close() {
 }
 
 void ChatConnection::deliver(std::string_view line) {
-  std::lock_guard lock(delivery_mutex_);
-  // The check and the send() are one step under delivery_mutex_, so concurrent senders cannot
-  // all pass the check and overshoot the bound together.
-  if (output_bytes() + line.size() > room_->options().max_pending_output) {
-    ++dropped_;
-    room_->count_dropped();
-    return;
-  }
-  send_dropped_notice();
-  send(line);
+  const std::size_t bound = room_->options().max_pending_output;
+  // What this member missed is announced in front of the next line that fits, in one piece.
+  const std::uint64_t missed = take_dropped();
+  const bool queued =
+      missed == 0 ? try_send(line, bound) : try_send(dropped_notice(missed).append(line), bound);
+  if (queued) return;
+  if (missed != 0) dropped_.fetch_add(missed, std::memory_order_relaxed);
+  if (!connected()) return;  // gone: nothing was missed
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  room_->count_dropped();
 }
 
 void ChatConnection::on_write_complete() {
   // Everything queued has reached the socket: a member that lost messages hears about it now
   // even if nobody says anything more.
-  std::lock_guard lock(delivery_mutex_);
-  send_dropped_notice();
+  const std::uint64_t missed = take_dropped();
+  if (missed != 0 && !try_send(dropped_notice(missed), room_->options().max_pending_output)) {
+    dropped_.fetch_add(missed, std::memory_order_relaxed);
+  }
 }
 
-void ChatConnection::send_dropped_notice() {
-  if (dropped_ == 0) return;
-  send(fmt::format("*** {} messages dropped ***\n", dropped_));
-  dropped_ = 0;
+std::uint64_t ChatConnection::take_dropped() noexcept {
+  // A plain load first: the exchange (a write to a shared line) only when something was missed.
+  if (dropped_.load(std::memory_order_relaxed) == 0) return 0;
+  return dropped_.exchange(0, std::memory_order_relaxed);
+}
+
+std::string ChatConnection::dropped_notice(std::uint64_t missed) {
+  return fmt::format("*** {} messages dropped ***\n", missed);
 }
 
 void ChatConnection::notice(std::string_view text) { deliver(fmt::format("*** {} ***\n", text)); }

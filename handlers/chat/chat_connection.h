@@ -6,16 +6,17 @@
 //   auto room = std::make_shared<lf::ChatRoom>();
 //   server.listen<lf::ChatConnection>(address, lf::ListenOptions{}, room);
 //
-// Slow receivers do not stall the others: sending to a member only queues bytes, and a member
-// whose pending output would pass ChatOptions::max_pending_output loses messages instead; it is
-// then told "*** N messages dropped ***" with the next message that fits or once its output has
-// drained completely, whichever comes first. Lines longer than ChatOptions::max_line are refused
-// with a notice to their sender.
+// Slow receivers do not stall the others and cannot make the server buffer without bound: every
+// line for a member is queued with try_send(line, ChatOptions::max_pending_output), so a member
+// that does not read loses the lines that would take its pending output past that bound (it is
+// not disconnected). It is then told "*** N messages dropped ***" in front of the next line that
+// fits or once its output has drained completely, whichever comes first. Lines longer than
+// ChatOptions::max_line are refused with a notice to their sender.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -38,10 +39,12 @@ class ChatConnection : public StreamConnection {
  private:
   friend class ChatRoom;
 
-  // Thread safe. Queues `line` for this member unless its output is full (then counts a drop).
+  // Thread safe. Queues `line` for this member unless that would take its pending output past
+  // ChatOptions::max_pending_output (then counts a drop).
   void deliver(std::string_view line);
-  // With delivery_mutex_ held: tells the member what it missed, if anything.
-  void send_dropped_notice();
+  // Thread safe. The count of messages missed since the last notice, reset to 0.
+  std::uint64_t take_dropped() noexcept;
+  static std::string dropped_notice(std::uint64_t missed);
   // A "*** text ***" line for this member only.
   void notice(std::string_view text);
   void handle_line(std::string_view line);
@@ -55,10 +58,8 @@ class ChatConnection : public StreamConnection {
   bool joined_ = false;
   bool discarding_ = false;  // dropping the rest of a line that was too long
 
-  // Lock order: delivery_mutex_, then ChatRoom::mutex_ or the connection's inbox lock (inside
-  // send() from another thread); nothing takes delivery_mutex_ while holding either.
-  std::mutex delivery_mutex_;
-  std::uint64_t dropped_ = 0;  // guarded by delivery_mutex_: messages missed since the last notice
+  // Messages missed since the last notice; added to by any thread that failed to deliver.
+  std::atomic<std::uint64_t> dropped_{0};
 };
 
 }  // namespace lf

@@ -26,17 +26,21 @@ bool ChatRoom::valid_name(std::string_view name) noexcept {
   });
 }
 
-std::string ChatRoom::join(const std::shared_ptr<ChatConnection>& member) {
+std::string ChatRoom::take_name() {
   std::lock_guard lock(mutex_);
   std::string name;
   do {
     name = "user" + std::to_string(next_id_++);
   } while (names_.contains(name));  // someone took it with /nick
   names_.insert(name);
+  return name;
+}
+
+void ChatRoom::admit(const std::shared_ptr<ChatConnection>& member) {
+  std::lock_guard lock(mutex_);
   auto members = std::make_shared<Members>(*members_);
   members->push_back(member);
   members_ = std::move(members);
-  return name;
 }
 
 void ChatRoom::leave(const ChatConnection& member, const std::string& name) {
@@ -57,12 +61,13 @@ bool ChatRoom::rename(const std::string& old_name, const std::string& name) {
 }
 
 void ChatRoom::broadcast(std::string_view line, const ChatConnection* except) const {
-  // send() is not called under mutex_. It takes the member's inbox lock and may wake a
-  // ThreadSet thread (the HandleSet's post-queue lock). Under the room lock, every broadcast,
-  // join and leave of the room would queue behind one sender's whole loop, and the lock order
-  // room -> connection inbox -> HandleSet would deadlock the day any of those paths calls into
-  // the room. So the lock is held only to copy the snapshot pointer; a member that leaves during
-  // the loop may still be offered the line, and send() drops it once the connection is closed.
+  // deliver() is not called under mutex_. Its try_send() takes the member's inbox lock and may
+  // wake a ThreadSet thread (the HandleSet's post-queue lock). Under the room lock, every
+  // broadcast, join and leave of the room would queue behind one sender's whole loop, and the lock
+  // order room -> connection inbox -> HandleSet would deadlock the day any of those paths calls
+  // into the room. So the lock is held only to copy the snapshot pointer; a member that leaves
+  // during the loop may still be offered the line, and try_send() drops it once the connection is
+  // closed.
   std::shared_ptr<const Members> members;
   {
     std::lock_guard lock(mutex_);

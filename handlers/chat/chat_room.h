@@ -19,8 +19,9 @@ namespace lf {
 class ChatConnection;
 
 struct ChatOptions {
-  // A member with this much output pending (not yet taken by its socket) gets no more messages
-  // until it drains; it is then told how many it missed.
+  // The most output a member may have pending (not yet taken by its socket): a line that would
+  // pass it is dropped for that member (StreamConnection::try_send), who is later told how many
+  // it missed. So a member that stops reading costs the server at most this much.
   std::size_t max_pending_output = 1024 * 1024;
   // Longer lines (without the line ending) are refused with a notice to their sender.
   std::size_t max_line = 4 * 1024;
@@ -49,8 +50,10 @@ class ChatRoom {
   friend class ChatConnection;
   using Members = std::vector<std::shared_ptr<ChatConnection>>;
 
-  // Adds `member` and returns the free name "user<N>" it got.
-  std::string join(const std::shared_ptr<ChatConnection>& member);
+  // Joining is two steps, so that a member can queue its welcome in between: take_name() reserves
+  // a free name "user<N>", admit() lists the member (broadcasts reach it from then on).
+  std::string take_name();
+  void admit(const std::shared_ptr<ChatConnection>& member);
   // Removes `member` and frees `name`.
   void leave(const ChatConnection& member, const std::string& name);
   // Takes `name` for a member now called `old_name`; false if another member has it.
@@ -61,7 +64,7 @@ class ChatRoom {
 
   const ChatOptions options_;
   mutable std::mutex mutex_;
-  // Copy on write: join and leave replace the vector, broadcast copies only this pointer under
+  // Copy on write: admit and leave replace the vector, broadcast copies only this pointer under
   // the lock and sends to the snapshot after releasing it (see broadcast()).
   std::shared_ptr<const Members> members_ = std::make_shared<const Members>();  // guarded
   std::set<std::string, std::less<>> names_;                                    // guarded

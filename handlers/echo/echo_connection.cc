@@ -41,7 +41,10 @@ void EchoConnection::echo_marked_messages(Buffer& input) {
     block(kind, options_.block_time);
   }
   // All of the input, as usual: send(Buffer&) may swap storage instead of copying.
-  if (unsent == 0 && whole == input.readable_bytes()) return send(input);
+  if (unsent == 0 && whole == input.readable_bytes()) {
+    send(input);
+    return;
+  }
   if (whole > unsent) send(messages.substr(unsent, whole - unsent));
   input.retrieve(whole);  // a partial message stays for the next call
 }
