@@ -42,10 +42,10 @@ class ProbedConnection;
 struct Probe {
   std::mutex mutex;
   std::condition_variable changed;
-  std::weak_ptr<ProbedConnection> connection;  // guarded by mutex
-  std::atomic<bool> owner_send_queued{false};        // send() from on_message
-  std::atomic<bool> closed{false};                   // on_close() ran
-  std::atomic<bool> send_after_close_queued{true};   // send() from on_close
+  std::weak_ptr<ProbedConnection> connection;       // guarded by mutex
+  std::atomic<bool> owner_send_queued{false};       // send() from on_message
+  std::atomic<bool> closed{false};                  // on_close() ran
+  std::atomic<bool> send_after_close_queued{true};  // send() from on_close
   // The largest output_bytes() the connection's own thread saw (a periodic timer samples it).
   // From that thread it is exact: no move from the inbox is half done.
   std::atomic<std::size_t> peak_output{0};

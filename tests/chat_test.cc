@@ -369,12 +369,13 @@ TEST(ChatConnection, ClientThatNeverReadsDoesNotStallTheOthers) {
   EXPECT_TRUE(sleeper->quiet_for(50ms));
   // The talkers lost nothing.
   for (auto& talker : talkers) EXPECT_TRUE(talker->quiet_for(10ms)) << talker->name;
-  std::printf("rounds %d, sent to the sleeper %llu, dropped %llu, peak output %zu KiB, slowest "
-              "round %lld us\n",
-              rounds, static_cast<unsigned long long>(sent_to_sleeper),
-              static_cast<unsigned long long>(dropped), chat.probe->peak_output.load() / 1024,
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::microseconds>(slowest_round).count()));
+  std::printf(
+      "rounds %d, sent to the sleeper %llu, dropped %llu, peak output %zu KiB, slowest "
+      "round %lld us\n",
+      rounds, static_cast<unsigned long long>(sent_to_sleeper),
+      static_cast<unsigned long long>(dropped), chat.probe->peak_output.load() / 1024,
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::microseconds>(slowest_round).count()));
 }
 
 }  // namespace
