@@ -74,13 +74,15 @@ struct Script {
   std::atomic<int> overlaps{0};  // a hook or callback found another one of its connection running
 
   std::mutex mutex;
-  std::shared_ptr<TimerConnection> connection;  // the last one connected, for foreign threads
+  // The last one connected, for foreign threads. Weak: the connection holds this script, and a
+  // strong pointer back would keep both alive for ever (LeakSanitizer says so).
+  std::weak_ptr<TimerConnection> connection;
   std::shared_ptr<TimerConnection> wait_for_connection() {
     std::shared_ptr<TimerConnection> found;
     test::wait_until(
         [&] {
           std::lock_guard lock(mutex);
-          found = connection;
+          found = connection.lock();
           return found != nullptr;
         },
         kPatience);
