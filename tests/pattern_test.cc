@@ -359,6 +359,23 @@ class BlockingHandler : public WakeHandler {
   std::atomic<bool> release_{false};
 };
 
+// `count` blocking handlers, registered with `handle_set`.
+std::vector<std::shared_ptr<BlockingHandler>> register_blocking(HandleSet& handle_set, int count) {
+  std::vector<std::shared_ptr<BlockingHandler>> handlers;
+  for (int i = 0; i < count; ++i) {
+    handlers.push_back(std::make_shared<BlockingHandler>());
+    handle_set.register_handle(handlers.back());
+  }
+  return handlers;
+}
+
+// How many times the handlers have entered handle_event(), all together.
+int total_entered(const std::vector<std::shared_ptr<BlockingHandler>>& handlers) {
+  int sum = 0;
+  for (const auto& h : handlers) sum += h->entered_.load();
+  return sum;
+}
+
 // Waits until every handler has entered handle_event() `times` times.
 bool all_entered(const std::vector<std::shared_ptr<BlockingHandler>>& handlers, int times) {
   return eventually([&] {
@@ -397,11 +414,7 @@ TEST(ThreadSetTest, GrowsWhileHandlersBlockThenShrinksBack) {
                                                  .max_threads = 6,
                                                  .grow_after = 1ms,
                                                  .shrink_after = 200ms});
-  std::vector<std::shared_ptr<BlockingHandler>> handlers;
-  for (int i = 0; i < 5; ++i) {
-    handlers.push_back(std::make_shared<BlockingHandler>());
-    handle_set.register_handle(handlers.back());
-  }
+  const auto handlers = register_blocking(handle_set, 5);
   threads.start();
   EXPECT_EQ(threads.size(), 2u);
   for (auto& h : handlers) h->notify(event::kWake);
@@ -446,27 +459,18 @@ TEST(ThreadSetTest, GrowsToItsCapAndAgainAfterShrinking) {
                                                  .max_threads = 3,
                                                  .grow_after = 1ms,
                                                  .shrink_after = 100ms});
-  std::vector<std::shared_ptr<BlockingHandler>> handlers;
-  for (int i = 0; i < 4; ++i) {
-    handlers.push_back(std::make_shared<BlockingHandler>());
-    handle_set.register_handle(handlers.back());
-  }
-  const auto entered = [&handlers] {
-    int sum = 0;
-    for (auto& h : handlers) sum += h->entered_.load();
-    return sum;
-  };
+  const auto handlers = register_blocking(handle_set, 4);
   threads.start();
   for (int round = 1; round <= 2; ++round) {
     for (auto& h : handlers) {
       h->release_ = false;
       h->notify(event::kWake);
     }
-    ASSERT_TRUE(eventually([&] { return entered() == 4 * (round - 1) + 3; }))
+    ASSERT_TRUE(eventually([&] { return total_entered(handlers) == 4 * (round - 1) + 3; }))
         << "round " << round << ": " << threads.size() << " threads";
     std::this_thread::sleep_for(50ms);  // fifty grow delays at the cap
     EXPECT_EQ(threads.size(), 3u);
-    EXPECT_EQ(entered(), 4 * (round - 1) + 3);  // the fourth waits for a free thread
+    EXPECT_EQ(total_entered(handlers), 4 * (round - 1) + 3);  // the fourth waits for a free thread
     for (auto& h : handlers) h->release_ = true;
     ASSERT_TRUE(all_entered(handlers, round));
     ASSERT_TRUE(eventually([&] { return threads.size() == 1u; }, 10s))
@@ -484,20 +488,12 @@ TEST(ThreadSetTest, GrowsToItsCapAndAgainAfterShrinking) {
 TEST(ThreadSetTest, AFixedSetNeverGrows) {
   HandleSet handle_set;
   ThreadSet threads(handle_set, ThreadSetOptions{.threads = 2, .max_threads = 2});
-  std::vector<std::shared_ptr<BlockingHandler>> handlers;
-  for (int i = 0; i < 3; ++i) {
-    handlers.push_back(std::make_shared<BlockingHandler>());
-    handle_set.register_handle(handlers.back());
-  }
+  const auto handlers = register_blocking(handle_set, 3);
   threads.start();
   for (auto& h : handlers) h->notify(event::kWake);
-  ASSERT_TRUE(eventually([&] {
-    return handlers[0]->entered_.load() + handlers[1]->entered_.load() +
-               handlers[2]->entered_.load() == 2;
-  }));
+  ASSERT_TRUE(eventually([&] { return total_entered(handlers) == 2; }));
   std::this_thread::sleep_for(100ms);  // a hundred grow delays
-  EXPECT_EQ(handlers[0]->entered_.load() + handlers[1]->entered_.load() +
-                handlers[2]->entered_.load(), 2);
+  EXPECT_EQ(total_entered(handlers), 2);
   EXPECT_EQ(threads.size(), 2u);
   EXPECT_EQ(threads.stats().grown, 0u);
   for (auto& h : handlers) h->release_ = true;
