@@ -1,8 +1,8 @@
 #include "http_routes.h"
 
-#include "http/metrics_route.h"
+#include "lf/handlers/http/metrics_route.h"
 
-namespace lf::apps {
+namespace lf::demo {
 
 std::shared_ptr<const HttpService> demo_http_service(const std::string& root) {
   HttpOptions options;
@@ -15,4 +15,4 @@ std::shared_ptr<const HttpService> demo_http_service(const std::string& root) {
   return service;
 }
 
-}  // namespace lf::apps
+}  // namespace lf::demo

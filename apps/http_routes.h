@@ -5,11 +5,11 @@
 #include <memory>
 #include <string>
 
-#include "http/http_service.h"
+#include "lf/handlers/http/http_service.h"
 
-namespace lf::apps {
+namespace lf::demo {
 
 // Throws std::system_error if root is set but is not a directory.
 [[nodiscard]] std::shared_ptr<const HttpService> demo_http_service(const std::string& root);
 
-}  // namespace lf::apps
+}  // namespace lf::demo

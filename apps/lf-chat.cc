@@ -4,18 +4,18 @@
 
 #include <memory>
 
-#include "app_options.h"
-#include "chat/chat_connection.h"
-#include "chat/chat_room.h"
+#include "lf/app/app_options.h"
+#include "lf/handlers/chat/chat_connection.h"
+#include "lf/handlers/chat/chat_room.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"lf-chat: chat room server on the Leader/Followers pattern"};
-  lf::apps::CommonOptions options;
-  lf::apps::add_common_options(app, options, 7008);
+  lf::app::CommonOptions options;
+  lf::app::add_common_options(app, options, 7008);
   CLI11_PARSE(app, argc, argv);
-  return lf::apps::run_program("lf-chat", options, [&](lf::Server& server) {
+  return lf::app::run_program("lf-chat", options, [&](lf::Server& server) {
     const lf::InetAddress bound = server.listen<lf::ChatConnection>(
-        lf::apps::listen_address(options), lf::apps::listen_options(options),
+        lf::app::listen_address(options), lf::app::listen_options(options),
         std::make_shared<lf::ChatRoom>());
     return fmt::format("lf-chat listening on {}; try (in two terminals): nc 127.0.0.1 {}",
                        bound.to_string(), bound.port());

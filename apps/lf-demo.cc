@@ -6,22 +6,22 @@
 #include <memory>
 #include <string>
 
-#include "app_options.h"
-#include "chat/chat_connection.h"
-#include "chat/chat_room.h"
-#include "echo/echo_connection.h"
-#include "http/http_connection.h"
+#include "lf/app/app_options.h"
+#include "lf/handlers/chat/chat_connection.h"
+#include "lf/handlers/chat/chat_room.h"
+#include "lf/handlers/echo/echo_connection.h"
+#include "lf/handlers/http/http_connection.h"
 #include "http_routes.h"
-#include "kv/kv_connection.h"
-#include "kv/kv_store.h"
-#include "timestamp/timestamp_connection.h"
-#include "udp_echo/udp_echo_handler.h"
+#include "lf/handlers/kv/kv_connection.h"
+#include "lf/handlers/kv/kv_store.h"
+#include "lf/handlers/timestamp/timestamp_connection.h"
+#include "lf/handlers/udp_echo/udp_echo_handler.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"lf-demo: echo, HTTP, Redis-protocol key-value, chat and timestamp servers "
                "sharing one Leader/Followers thread set"};
-  lf::apps::CommonOptions options;
-  lf::apps::add_common_options(app, options, 0);
+  lf::app::CommonOptions options;
+  lf::app::add_common_options(app, options, 0);
   std::uint16_t echo_port = 7007;
   std::uint16_t http_port = 8080;
   std::uint16_t kv_port = 6380;
@@ -40,13 +40,13 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   CLI11_PARSE(app, argc, argv);
 
-  return lf::apps::run_program("lf-demo", options, [&](lf::Server& server) {
-    const lf::ListenOptions listen = lf::apps::listen_options(options);
-    const auto at = [&](std::uint16_t port) { return lf::apps::listen_address(options, port); };
+  return lf::app::run_program("lf-demo", options, [&](lf::Server& server) {
+    const lf::ListenOptions listen = lf::app::listen_options(options);
+    const auto at = [&](std::uint16_t port) { return lf::app::listen_address(options, port); };
 
     const lf::InetAddress echo = server.listen<lf::EchoConnection>(at(echo_port), listen);
     const lf::InetAddress http = server.listen<lf::HttpConnection>(
-        at(http_port), listen, lf::apps::demo_http_service(root));
+        at(http_port), listen, lf::demo::demo_http_service(root));
     auto store = std::make_shared<lf::KvStore>();
     store->start_expiry_sweep(server.timers());
     const lf::InetAddress kv =

@@ -3,13 +3,13 @@
 
 #include <cstddef>
 
-#include "app_options.h"
-#include "echo/echo_connection.h"
+#include "lf/app/app_options.h"
+#include "lf/handlers/echo/echo_connection.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"lf-echo: TCP echo server on the Leader/Followers pattern"};
-  lf::apps::CommonOptions options;
-  lf::apps::add_common_options(app, options, 7007);
+  lf::app::CommonOptions options;
+  lf::app::add_common_options(app, options, 7007);
   lf::EchoOptions echo;
   unsigned block_ms = 0;
   app.add_option("--block-permille", echo.block_permille,
@@ -36,9 +36,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   echo.block_time = std::chrono::milliseconds(block_ms);
   if (client_blocks) echo.message_size = message_size;
-  return lf::apps::run_program("lf-echo", options, [&](lf::Server& server) {
+  return lf::app::run_program("lf-echo", options, [&](lf::Server& server) {
     const lf::InetAddress bound = server.listen<lf::EchoConnection>(
-        lf::apps::listen_address(options), lf::apps::listen_options(options), echo);
+        lf::app::listen_address(options), lf::app::listen_options(options), echo);
     return fmt::format("lf-echo listening on {} with {} threads ({} model); try: nc 127.0.0.1 {}",
                        bound.to_string(), server.dispatcher().threads(),
                        lf::to_string(server.dispatcher().model()), bound.port());

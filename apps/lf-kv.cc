@@ -3,20 +3,20 @@
 
 #include <memory>
 
-#include "app_options.h"
-#include "kv/kv_connection.h"
-#include "kv/kv_store.h"
+#include "lf/app/app_options.h"
+#include "lf/handlers/kv/kv_connection.h"
+#include "lf/handlers/kv/kv_store.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"lf-kv: Redis-protocol key-value store on the Leader/Followers pattern"};
-  lf::apps::CommonOptions options;
-  lf::apps::add_common_options(app, options, 6380);
+  lf::app::CommonOptions options;
+  lf::app::add_common_options(app, options, 6380);
   CLI11_PARSE(app, argc, argv);
-  return lf::apps::run_program("lf-kv", options, [&](lf::Server& server) {
+  return lf::app::run_program("lf-kv", options, [&](lf::Server& server) {
     auto store = std::make_shared<lf::KvStore>();
     store->start_expiry_sweep(server.timers());
     const lf::InetAddress bound = server.listen<lf::KvConnection>(
-        lf::apps::listen_address(options), lf::apps::listen_options(options), store,
+        lf::app::listen_address(options), lf::app::listen_options(options), store,
         lf::KvOptions{});
     return fmt::format("lf-kv listening on {}; try: redis-cli -p {} set greeting hello",
                        bound.to_string(), bound.port());

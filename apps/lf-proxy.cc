@@ -8,13 +8,13 @@
 #include <stdexcept>
 #include <string>
 
-#include "app_options.h"
-#include "proxy/proxy_connection.h"
+#include "lf/app/app_options.h"
+#include "lf/handlers/proxy/proxy_connection.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"lf-proxy: forwards TCP connections to another address"};
-  lf::apps::CommonOptions options;
-  lf::apps::add_common_options(app, options, 0);
+  lf::app::CommonOptions options;
+  lf::app::add_common_options(app, options, 0);
   std::uint16_t listen_port = 0;
   std::string to;
   std::size_t high_water_kib = 1024;
@@ -30,12 +30,12 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "lf-proxy: --to needs a numeric HOST:PORT, got '{}'\n", to);
     return 1;
   }
-  return lf::apps::run_program("lf-proxy", options, [&](lf::Server& server) {
+  return lf::app::run_program("lf-proxy", options, [&](lf::Server& server) {
     lf::ProxyOptions proxy;
     proxy.upstream = *upstream;
     proxy.high_water_mark = high_water_kib * 1024;
     const lf::InetAddress bound = server.listen<lf::ProxyConnection>(
-        lf::apps::listen_address(options, listen_port), lf::apps::listen_options(options), proxy);
+        lf::app::listen_address(options, listen_port), lf::app::listen_options(options), proxy);
     return fmt::format("lf-proxy: {} -> {} with {} threads", bound.to_string(),
                        upstream->to_string(), server.dispatcher().threads());
   });

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "lf/buffer.h"
+#include "lf/net/buffer.h"
 
 namespace {
 

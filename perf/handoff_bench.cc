@@ -8,7 +8,7 @@
 #include <atomic>
 #include <thread>
 
-#include "lf/synchronizer.h"
+#include "lf/pattern/synchronizer.h"
 
 namespace {
 

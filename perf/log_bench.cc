@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "lf/log.h"
+#include "lf/log/log.h"
 
 namespace {
 

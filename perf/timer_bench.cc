@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include "lf/timer_wheel.h"
+#include "lf/timer/timer_wheel.h"
 
 namespace {
 

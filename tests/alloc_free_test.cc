@@ -15,8 +15,8 @@
 #include <new>
 #include <vector>
 
-#include "echo/echo_connection.h"
-#include "lf/metric_registry.h"
+#include "lf/handlers/echo/echo_connection.h"
+#include "lf/metrics/metric_registry.h"
 #include "support/models.h"
 #include "support/running_server.h"
 #include "support/test_client.h"

@@ -22,9 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "lf/buffer.h"
-#include "lf/stream_connection.h"
-#include "lf/unique_fd.h"
+#include "lf/base/unique_fd.h"
+#include "lf/net/buffer.h"
+#include "lf/net/stream_connection.h"
 #include "support/running_server.h"
 #include "support/test_client.h"
 

@@ -1,4 +1,4 @@
-#include "lf/buffer.h"
+#include "lf/net/buffer.h"
 
 #include <gtest/gtest.h>
 #include <sys/ioctl.h>

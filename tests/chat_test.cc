@@ -22,10 +22,10 @@
 #include <utility>
 #include <vector>
 
-#include "chat/chat_connection.h"
-#include "chat/chat_room.h"
+#include "lf/base/unique_fd.h"
+#include "lf/handlers/chat/chat_connection.h"
+#include "lf/handlers/chat/chat_room.h"
 #include "lf/server.h"
-#include "lf/unique_fd.h"
 #include "support/test_client.h"
 
 namespace lf {

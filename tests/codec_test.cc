@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "codec/frame_decoder.h"
-#include "codec/length_prefixed_connection.h"
+#include "lf/handlers/codec/frame_decoder.h"
+#include "lf/handlers/codec/length_prefixed_connection.h"
 #include "support/test_client.h"
 
 namespace lf {

@@ -34,15 +34,15 @@
 #include <thread>
 #include <vector>
 
-#include "echo/echo_connection.h"
-#include "lf/buffer.h"
-#include "lf/handle_set.h"
-#include "lf/inet_address.h"
+#include "lf/base/unique_fd.h"
+#include "lf/handlers/echo/echo_connection.h"
+#include "lf/net/buffer.h"
+#include "lf/net/inet_address.h"
+#include "lf/net/socket.h"
+#include "lf/net/stream_connection.h"
+#include "lf/pattern/handle_set.h"
+#include "lf/pattern/thread_set.h"
 #include "lf/server.h"
-#include "lf/socket.h"
-#include "lf/stream_connection.h"
-#include "lf/thread_set.h"
-#include "lf/unique_fd.h"
 #include "support/models.h"
 #include "support/running_server.h"
 #include "support/test_client.h"

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "lf/net/stream_connection.h"
 #include "lf/server.h"
-#include "lf/stream_connection.h"
 #include "support/models.h"
 #include "support/running_server.h"
 #include "support/test_client.h"
@@ -344,6 +344,54 @@ TEST_P(ConnectionTimersModel, OnDrainGoodbyeArrivesAfterPendingOutputAndBeforeEo
   EXPECT_TRUE(*received == payload + "goodbye\n") << "bytes differ";
   EXPECT_EQ(script->journal.entries(), (Entries{"drain", "close"}));
   EXPECT_EQ(script->overlaps.load(), 0);
+}
+
+// Answers each line with kAnswer bytes of one letter, the next letter for the next line, and
+// stops while output_full(): the other pipelined lines wait in its input (as HTTP and kv do).
+class BigAnswers : public StreamConnection {
+ public:
+  static constexpr std::size_t kAnswer = 256 * 1024;
+  BigAnswers() { set_high_water_mark(64 * 1024); }
+
+ protected:
+  void on_message(Buffer& input) override {
+    while (!output_full()) {
+      const char* eol = input.find_eol();
+      if (eol == nullptr) return;
+      input.retrieve_until(eol + 1);
+      send(std::string(kAnswer, static_cast<char>('a' + answered_++ % 26)));
+    }
+  }
+  void on_drain() override {
+    send("goodbye\n");
+    shutdown();
+  }
+
+ private:
+  int answered_ = 0;
+};
+
+// Requests read but held back by the high-water mark when the server stops are answered before
+// on_drain() runs: its goodbye comes after every answer, however slowly the client reads.
+TEST_P(ConnectionTimersModel, OnDrainWaitsForPipelinedRequestsHeldByBackpressure) {
+  constexpr int kLines = 32;  // 8 MiB of answers against a 64 KiB mark
+  test::RunningServer server(test::factory_of<BigAnswers>(), options_for(GetParam()));
+  test::TestClient client(server.address(), kPatience);
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.send_all(std::string(kLines, '\n')));  // empty lines will do
+  std::string expected;
+  for (int i = 0; i < kLines; ++i) {
+    expected.append(BigAnswers::kAnswer, static_cast<char>('a' + i % 26));
+  }
+  expected += "goodbye\n";
+
+  std::thread stopper([&] { server.stop(); });
+  const auto received = client.recv_until_eof();
+  client.close();
+  stopper.join();
+  ASSERT_TRUE(received.has_value()) << "no EOF";
+  EXPECT_EQ(received->size(), expected.size());
+  EXPECT_TRUE(*received == expected) << "the goodbye came before an answer, or bytes differ";
 }
 
 // Without an on_drain of its own a connection drains as before: its output is sent, then EOF.

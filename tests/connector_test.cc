@@ -20,15 +20,15 @@
 #include <thread>
 #include <vector>
 
-#include "echo/echo_connection.h"
-#include "lf/connect_handle.h"
-#include "lf/connector.h"
-#include "lf/metrics.h"
+#include "lf/handlers/echo/echo_connection.h"
+#include "lf/metrics/metrics.h"
+#include "lf/net/connect_handle.h"
+#include "lf/net/connector.h"
+#include "lf/net/socket.h"
 #include "lf/server.h"
-#include "lf/socket.h"
 #include "support/full_listener.h"
 #include "support/test_client.h"
-#include "udp_echo/udp_echo_handler.h"
+#include "lf/handlers/udp_echo/udp_echo_handler.h"
 
 namespace lf {
 namespace {
@@ -238,6 +238,35 @@ TEST(ConnectHandle, CancelDuringTheBackoffStopsTheRetries) {
   std::this_thread::sleep_for(200ms);  // ten more backoffs: no attempt may start
   EXPECT_EQ(test::open_fd_count(), fds_before);
   EXPECT_EQ(server.pending_connects(), 0u);
+  server.stop();
+  server.wait();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(probe->opened.load(), 0);
+}
+
+// A connect the Server does not track (a handler's own Connector::connect, as lf-proxy makes
+// for its upstream) must not start an attempt while the server stops: that attempt would
+// register after the drain began and hold the stop until it connected or timed out.
+TEST(ConnectHandle, ARetryDueWhileTheServerStopsDoesNotStart) {
+  Server server(test_options());
+  server.start();
+  std::atomic<int> failures{0};
+  ConnectOptions options;
+  options.retries = 1000;
+  options.backoff = 20ms;
+  options.max_backoff = 20ms;
+  options.on_failure = [&](const InetAddress&, int) { failures.fetch_add(1); };
+  auto probe = std::make_shared<ClientProbe>();
+  ConnectHandle handle =
+      Connector::connect(server.handle_set(), server.timers(), refused_address(false),
+                         [probe] { return std::make_shared<ProbeClient>(probe); }, options);
+  std::this_thread::sleep_for(100ms);  // a few refused attempts
+  EXPECT_EQ(handle.status(), ConnectStatus::kPending);
+  EXPECT_EQ(server.pending_connects(), 0u) << "the Server does not track this connect";
+  server.timers().set_draining();  // what Server::stop() does before the connections drain
+  ASSERT_TRUE(test::wait_until([&] { return handle.status() != ConnectStatus::kPending; }))
+      << "retries went on while the server was stopping";
+  EXPECT_EQ(handle.status(), ConnectStatus::kCancelled);
   server.stop();
   server.wait();
   EXPECT_EQ(failures.load(), 0);

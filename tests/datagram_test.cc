@@ -18,11 +18,11 @@
 #include <thread>
 #include <vector>
 
-#include "lf/metrics.h"
+#include "lf/base/unique_fd.h"
+#include "lf/metrics/metrics.h"
 #include "lf/server.h"
-#include "lf/unique_fd.h"
 #include "support/test_client.h"
-#include "udp_echo/udp_echo_handler.h"
+#include "lf/handlers/udp_echo/udp_echo_handler.h"
 
 namespace lf {
 namespace {

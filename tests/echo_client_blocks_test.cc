@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <string>
 
-#include "echo/echo_connection.h"
+#include "lf/handlers/echo/echo_connection.h"
 #include "lf/server.h"
 #include "support/models.h"
 #include "support/running_server.h"

@@ -40,11 +40,11 @@
 #include <tuple>
 #include <vector>
 
-#include "echo/echo_connection.h"
-#include "lf/handle_set.h"
-#include "lf/inet_address.h"
+#include "lf/base/unique_fd.h"
+#include "lf/handlers/echo/echo_connection.h"
+#include "lf/net/inet_address.h"
+#include "lf/pattern/handle_set.h"
 #include "lf/server.h"
-#include "lf/unique_fd.h"
 #include "support/models.h"
 #include "support/test_client.h"
 

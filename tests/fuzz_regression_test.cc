@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "http/http_uri.h"
-#include "kv/resp_parser.h"
+#include "lf/handlers/http/http_uri.h"
+#include "lf/handlers/kv/resp_parser.h"
 
 namespace lf {
 namespace {

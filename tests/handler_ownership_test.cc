@@ -8,8 +8,8 @@
 #include <string>
 #include <type_traits>
 
+#include "lf/net/stream_connection.h"
 #include "lf/server.h"
-#include "lf/stream_connection.h"
 #include "support/running_server.h"
 #include "support/test_client.h"
 

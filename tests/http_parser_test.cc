@@ -1,6 +1,6 @@
 // HttpParser without sockets: complete requests, requests fed in pieces (byte by byte), chunked
 // bodies with trailers, pipelined requests, and every error status with the input that earns it.
-#include "http/http_parser.h"
+#include "lf/handlers/http/http_parser.h"
 
 #include <gtest/gtest.h>
 
@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "http/http_date.h"
-#include "http/http_etag.h"
-#include "http/http_uri.h"
-#include "http/mime_types.h"
+#include "lf/handlers/http/http_date.h"
+#include "lf/handlers/http/http_etag.h"
+#include "lf/handlers/http/http_uri.h"
+#include "lf/handlers/http/mime_types.h"
 
 namespace lf {
 namespace {

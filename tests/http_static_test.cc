@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "http/http_date.h"
+#include "lf/handlers/http/http_date.h"
 #include "http/http_test_util.h"
 
 namespace lf::test {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "lf/stream_connection.h"
+#include "lf/net/stream_connection.h"
 #include "support/kv_server.h"
 #include "support/test_client.h"
 

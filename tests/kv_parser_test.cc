@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "kv/integer_text.h"
-#include "kv/resp_parser.h"
+#include "lf/handlers/kv/integer_text.h"
+#include "lf/handlers/kv/resp_parser.h"
 
 namespace lf {
 namespace {

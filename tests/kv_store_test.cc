@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "kv/kv_store.h"
-#include "lf/timer_service.h"
+#include "lf/handlers/kv/kv_store.h"
+#include "lf/timer/timer_service.h"
 
 namespace lf {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-#include "kv/command_meta.h"
-#include "kv/command_request.h"
-#include "kv/kv_commands.h"
+#include "lf/handlers/kv/command_meta.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/handlers/kv/kv_commands.h"
 #include "support/kv_server.h"
 #include "support/test_client.h"
 

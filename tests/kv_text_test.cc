@@ -6,10 +6,10 @@
 #include <random>
 #include <string>
 
-#include "kv/float_text.h"
-#include "kv/glob_match.h"
-#include "kv/integer_text.h"
-#include "kv/kv_hash.h"
+#include "lf/handlers/kv/float_text.h"
+#include "lf/handlers/kv/glob_match.h"
+#include "lf/handlers/kv/integer_text.h"
+#include "lf/handlers/kv/kv_hash.h"
 
 namespace lf {
 namespace {

@@ -1,4 +1,4 @@
-#include "lf/log.h"
+#include "lf/log/log.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "lf/log_file.h"
+#include "lf/log/log_file.h"
 
 namespace lf::log {
 namespace {

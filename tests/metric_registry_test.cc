@@ -1,7 +1,7 @@
-// The metric registry (lf/metric_registry.h): registration rules, the Prometheus rendering of
+// The metric registry (lf/metrics/metric_registry.h): registration rules, the Prometheus rendering of
 // counters, gauges and histograms, and exact totals when threads count while another scrapes.
 // Every test uses names of its own: the registry is process-wide.
-#include "lf/metric_registry.h"
+#include "lf/metrics/metric_registry.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "lf/metrics.h"
+#include "lf/metrics/metrics.h"
 
 namespace lf {
 namespace {

@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "echo/echo_connection.h"
+#include "lf/handlers/echo/echo_connection.h"
 #include "http/http_test_util.h"
-#include "lf/metric_registry.h"
-#include "lf/metrics.h"
+#include "lf/metrics/metric_registry.h"
+#include "lf/metrics/metrics.h"
 #include "support/kv_server.h"
 #include "support/test_client.h"
 

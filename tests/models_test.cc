@@ -1,4 +1,4 @@
-// The concurrency models (lf/model.h): names, the reactor's round-robin assignment of connections
+// The concurrency models (lf/models/model.h): names, the reactor's round-robin assignment of connections
 // to loops, and, under every model, that one handler is never processed by two threads at once
 // while clients, foreign threads and notify() all make it ready.
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "echo/echo_connection.h"
+#include "lf/handlers/echo/echo_connection.h"
 #include "lf/server.h"
 #include "support/models.h"
 #include "support/test_client.h"

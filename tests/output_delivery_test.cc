@@ -22,10 +22,10 @@
 #include <string_view>
 #include <thread>
 
-#include "lf/buffer.h"
-#include "lf/metrics.h"
+#include "lf/metrics/metrics.h"
+#include "lf/net/buffer.h"
+#include "lf/net/stream_connection.h"
 #include "lf/server.h"
-#include "lf/stream_connection.h"
 #include "support/models.h"
 #include "support/running_server.h"
 #include "support/test_client.h"

@@ -22,11 +22,11 @@
 #include <utility>
 #include <vector>
 
-#include "lf/event_handler.h"
-#include "lf/handle_set.h"
-#include "lf/synchronizer.h"
-#include "lf/thread_set.h"
-#include "lf/unique_fd.h"
+#include "lf/base/unique_fd.h"
+#include "lf/pattern/event_handler.h"
+#include "lf/pattern/handle_set.h"
+#include "lf/pattern/synchronizer.h"
+#include "lf/pattern/thread_set.h"
 
 namespace lf {
 namespace {

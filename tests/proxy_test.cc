@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "echo/echo_connection.h"
-#include "lf/metrics.h"
+#include "lf/handlers/echo/echo_connection.h"
+#include "lf/handlers/proxy/proxy_connection.h"
+#include "lf/metrics/metrics.h"
 #include "lf/server.h"
-#include "proxy/proxy_connection.h"
 #include "support/full_listener.h"
 #include "support/test_client.h"
 

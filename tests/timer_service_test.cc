@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "echo/echo_connection.h"
+#include "lf/handlers/echo/echo_connection.h"
 #include "lf/server.h"
 #include "support/models.h"
 #include "support/test_client.h"

@@ -1,7 +1,7 @@
 // TimerWheel and TimerCallback, driven by a synthetic clock: timers fire in their tick and never
 // early, in deadline order; cancel, touch, long delays, periodic timers, re-entrant callbacks,
 // next_deadline(), no allocation per timer, and four threads at once (run it under TSan too).
-#include "lf/timer_wheel.h"
+#include "lf/timer/timer_wheel.h"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "support/test_client.h"
-#include "timestamp/timestamp_connection.h"
+#include "lf/handlers/timestamp/timestamp_connection.h"
 
 namespace lf {
 namespace {

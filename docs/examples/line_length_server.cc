@@ -5,9 +5,9 @@
 #include <string>
 #include <utility>
 
-#include "http/http_connection.h"
-#include "http/metrics_route.h"
-#include "lf/metric_registry.h"
+#include "lf/handlers/http/http_connection.h"
+#include "lf/handlers/http/metrics_route.h"
+#include "lf/metrics/metric_registry.h"
 #include "lf/server.h"
 
 // Registered once, before the server starts; every connection gets a copy of the handles.

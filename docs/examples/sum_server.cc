@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "codec/length_prefixed_connection.h"
+#include "lf/handlers/codec/length_prefixed_connection.h"
 #include "lf/server.h"
 
 // The "sum" protocol. A request is one frame whose payload is a list of 64-bit big-endian

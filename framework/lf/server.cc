@@ -11,10 +11,9 @@
 #include <system_error>
 #include <thread>
 
-#include "lf/connect_request.h"
-#include "lf/leader_followers_dispatcher.h"
-#include "lf/log.h"
-#include "lf/signals.h"
+#include "lf/base/signals.h"
+#include "lf/log/log.h"
+#include "lf/net/connect_request.h"
 
 namespace lf {
 
@@ -93,11 +92,9 @@ void Server::run() {
 }
 
 ThreadSet& Server::thread_set() {
-  auto* leader_followers = dynamic_cast<LeaderFollowersDispatcher*>(dispatcher_.get());
-  if (leader_followers == nullptr) {
-    throw std::logic_error("Server::thread_set(): not a Leader/Followers model");
-  }
-  return leader_followers->thread_set();
+  ThreadSet* threads = dispatcher_->thread_set();
+  if (threads == nullptr) throw std::logic_error("Server::thread_set(): not a Leader/Followers model");
+  return *threads;
 }
 
 ConnectHandle Server::connect(const InetAddress& address, ConnectionFactory factory,
@@ -173,7 +170,10 @@ void Server::shut_down() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   // Pending connects next: an attempt in flight closes (on_failure hears ECANCELED) and a retry
-  // waiting for its backoff never starts, so no attempt registers while the others drain.
+  // waiting for its backoff never starts, so no attempt registers while the others drain. The
+  // TimerService's flag stops the retries of connects the Server does not know (a handler's own
+  // Connector::connect, as lf-proxy's).
+  timers_->set_draining();
   {
     std::lock_guard lock(connects_mutex_);
     for (const auto& request : connects_) request->stop();

@@ -12,19 +12,19 @@
 #include <utility>
 #include <vector>
 
-#include "lf/acceptor.h"
-#include "lf/connect_handle.h"
-#include "lf/connector.h"
-#include "lf/datagram_handler.h"
-#include "lf/dispatcher.h"
-#include "lf/handle_set.h"
-#include "lf/inet_address.h"
-#include "lf/model.h"
-#include "lf/socket.h"
-#include "lf/stream_connection.h"
-#include "lf/thread_set.h"
-#include "lf/timer_service.h"
-#include "lf/unique_fd.h"
+#include "lf/base/unique_fd.h"
+#include "lf/models/dispatcher.h"
+#include "lf/models/model.h"
+#include "lf/net/acceptor.h"
+#include "lf/net/connect_handle.h"
+#include "lf/net/connector.h"
+#include "lf/net/datagram_handler.h"
+#include "lf/net/inet_address.h"
+#include "lf/net/socket.h"
+#include "lf/net/stream_connection.h"
+#include "lf/pattern/handle_set.h"
+#include "lf/pattern/thread_set.h"
+#include "lf/timer/timer_service.h"
 
 namespace lf {
 

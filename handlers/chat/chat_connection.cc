@@ -1,10 +1,10 @@
-#include "chat/chat_connection.h"
+#include "lf/handlers/chat/chat_connection.h"
 
 #include <fmt/core.h>
 
 #include <utility>
 
-#include "lf/log.h"
+#include "lf/log/log.h"
 
 namespace lf {
 

@@ -20,9 +20,9 @@
 #include <string>
 #include <string_view>
 
-#include "chat/chat_room.h"
-#include "lf/buffer.h"
-#include "lf/stream_connection.h"
+#include "lf/handlers/chat/chat_room.h"
+#include "lf/net/buffer.h"
+#include "lf/net/stream_connection.h"
 
 namespace lf {
 

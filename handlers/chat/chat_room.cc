@@ -1,10 +1,10 @@
-#include "chat/chat_room.h"
+#include "lf/handlers/chat/chat_room.h"
 
 #include <algorithm>
 #include <iterator>
 #include <string>
 
-#include "chat/chat_connection.h"
+#include "lf/handlers/chat/chat_connection.h"
 
 namespace lf {
 

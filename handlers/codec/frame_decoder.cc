@@ -1,4 +1,4 @@
-#include "codec/frame_decoder.h"
+#include "lf/handlers/codec/frame_decoder.h"
 
 namespace lf {
 

@@ -1,10 +1,10 @@
-#include "codec/length_prefixed_connection.h"
+#include "lf/handlers/codec/length_prefixed_connection.h"
 
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
 
-#include "lf/log.h"
+#include "lf/log/log.h"
 
 namespace lf {
 

@@ -8,9 +8,9 @@
 #include <cstddef>
 #include <string_view>
 
-#include "codec/frame_decoder.h"
-#include "lf/buffer.h"
-#include "lf/stream_connection.h"
+#include "lf/handlers/codec/frame_decoder.h"
+#include "lf/net/buffer.h"
+#include "lf/net/stream_connection.h"
 
 namespace lf {
 

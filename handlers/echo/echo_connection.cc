@@ -1,4 +1,4 @@
-#include "echo/echo_connection.h"
+#include "lf/handlers/echo/echo_connection.h"
 
 #include <string_view>
 #include <thread>

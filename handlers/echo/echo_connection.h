@@ -7,8 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "echo/block_kind.h"
-#include "lf/stream_connection.h"
+#include "lf/handlers/echo/block_kind.h"
+#include "lf/net/stream_connection.h"
 
 namespace lf {
 

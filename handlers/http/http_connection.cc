@@ -1,12 +1,12 @@
-#include "http/http_connection.h"
+#include "lf/handlers/http/http_connection.h"
 
 #include <algorithm>
 #include <array>
 #include <string>
 #include <utility>
 
-#include "lf/log.h"
-#include "lf/metric_registry.h"
+#include "lf/log/log.h"
+#include "lf/metrics/metric_registry.h"
 
 namespace lf {
 namespace {

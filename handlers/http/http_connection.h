@@ -13,12 +13,12 @@
 #include <memory>
 #include <string>
 
-#include "http/http_parser.h"
-#include "http/http_request.h"
-#include "http/http_response.h"
-#include "http/http_service.h"
-#include "lf/stream_connection.h"
-#include "lf/timer_wheel.h"
+#include "lf/handlers/http/http_parser.h"
+#include "lf/handlers/http/http_request.h"
+#include "lf/handlers/http/http_response.h"
+#include "lf/handlers/http/http_service.h"
+#include "lf/net/stream_connection.h"
+#include "lf/timer/timer_wheel.h"
 
 namespace lf {
 

@@ -1,4 +1,4 @@
-#include "http/http_date.h"
+#include "lf/handlers/http/http_date.h"
 
 #include <algorithm>
 #include <array>

@@ -1,8 +1,8 @@
-#include "http/http_etag.h"
+#include "lf/handlers/http/http_etag.h"
 
 #include <cstdio>
 
-#include "http/http_list.h"
+#include "lf/handlers/http/http_list.h"
 
 namespace lf {
 namespace {

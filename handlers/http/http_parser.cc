@@ -1,12 +1,12 @@
-#include "http/http_parser.h"
+#include "lf/handlers/http/http_parser.h"
 
 #include <algorithm>
 #include <array>
 #include <limits>
 
-#include "http/http_list.h"
-#include "http/http_number.h"
-#include "http/http_uri.h"
+#include "lf/handlers/http/http_list.h"
+#include "lf/handlers/http/http_number.h"
+#include "lf/handlers/http/http_uri.h"
 
 namespace lf {
 namespace {

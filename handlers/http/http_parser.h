@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "http/http_request.h"
+#include "lf/handlers/http/http_request.h"
 
 namespace lf {
 

@@ -1,4 +1,4 @@
-#include "http/http_request.h"
+#include "lf/handlers/http/http_request.h"
 
 #include <algorithm>
 #include <array>

@@ -1,9 +1,9 @@
-#include "http/http_response.h"
+#include "lf/handlers/http/http_response.h"
 
 #include <charconv>
 
-#include "http/http_date.h"
-#include "http/http_request.h"
+#include "lf/handlers/http/http_date.h"
+#include "lf/handlers/http/http_request.h"
 
 namespace lf {
 namespace {

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "lf/unique_fd.h"
+#include "lf/base/unique_fd.h"
 
 namespace lf {
 

@@ -1,4 +1,4 @@
-#include "http/http_router.h"
+#include "lf/handlers/http/http_router.h"
 
 #include <algorithm>
 #include <utility>

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "http/http_request.h"
-#include "http/http_response.h"
+#include "lf/handlers/http/http_request.h"
+#include "lf/handlers/http/http_response.h"
 
 namespace lf {
 

@@ -1,9 +1,9 @@
-#include "http/http_service.h"
+#include "lf/handlers/http/http_service.h"
 
 #include <exception>
 #include <utility>
 
-#include "lf/log.h"
+#include "lf/log/log.h"
 
 namespace lf {
 

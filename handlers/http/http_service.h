@@ -18,11 +18,11 @@
 #include <optional>
 #include <string>
 
-#include "http/http_parser.h"
-#include "http/http_request.h"
-#include "http/http_response.h"
-#include "http/http_router.h"
-#include "http/static_files.h"
+#include "lf/handlers/http/http_parser.h"
+#include "lf/handlers/http/http_request.h"
+#include "lf/handlers/http/http_response.h"
+#include "lf/handlers/http/http_router.h"
+#include "lf/handlers/http/static_files.h"
 
 namespace lf {
 

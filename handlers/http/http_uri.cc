@@ -1,4 +1,4 @@
-#include "http/http_uri.h"
+#include "lf/handlers/http/http_uri.h"
 
 #include <arpa/inet.h>
 

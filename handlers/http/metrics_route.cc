@@ -1,8 +1,8 @@
-#include "http/metrics_route.h"
+#include "lf/handlers/http/metrics_route.h"
 
 #include <utility>
 
-#include "lf/metrics.h"
+#include "lf/metrics/metrics.h"
 
 namespace lf {
 

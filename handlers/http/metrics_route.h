@@ -1,10 +1,10 @@
-// Public. The /metrics route: the framework's metrics (lf/metrics.h) and the registered ones
-// (lf/metric_registry.h) in the Prometheus text format.
+// Public. The /metrics route: the framework's metrics (lf/metrics/metrics.h) and the registered ones
+// (lf/metrics/metric_registry.h) in the Prometheus text format.
 #pragma once
 
 #include <string>
 
-#include "http/http_router.h"
+#include "lf/handlers/http/http_router.h"
 
 namespace lf {
 

@@ -1,9 +1,9 @@
-#include "http/mime_types.h"
+#include "lf/handlers/http/mime_types.h"
 
 #include <array>
 #include <utility>
 
-#include "http/http_request.h"
+#include "lf/handlers/http/http_request.h"
 
 namespace lf {
 

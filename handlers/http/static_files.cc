@@ -1,4 +1,4 @@
-#include "http/static_files.h"
+#include "lf/handlers/http/static_files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,12 +9,12 @@
 #include <optional>
 #include <system_error>
 
-#include "http/http_date.h"
-#include "http/http_etag.h"
-#include "http/http_list.h"
-#include "http/http_number.h"
-#include "http/mime_types.h"
-#include "lf/unique_fd.h"
+#include "lf/base/unique_fd.h"
+#include "lf/handlers/http/http_date.h"
+#include "lf/handlers/http/http_etag.h"
+#include "lf/handlers/http/http_list.h"
+#include "lf/handlers/http/http_number.h"
+#include "lf/handlers/http/mime_types.h"
 
 namespace lf {
 namespace {

@@ -10,8 +10,8 @@
 
 #include <string>
 
-#include "http/http_request.h"
-#include "http/http_response.h"
+#include "lf/handlers/http/http_request.h"
+#include "lf/handlers/http/http_response.h"
 
 namespace lf {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "kv/command_request.h"
-#include "kv/integer_text.h"
-#include "kv/kv_clients.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/handlers/kv/integer_text.h"
+#include "lf/handlers/kv/kv_clients.h"
 
 namespace lf {
 namespace {

@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "kv/command_meta.h"
-#include "kv/command_request.h"
-#include "kv/glob_match.h"
-#include "kv/kv_commands.h"
+#include "lf/handlers/kv/command_meta.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/handlers/kv/glob_match.h"
+#include "lf/handlers/kv/kv_commands.h"
 
 namespace lf {
 namespace {

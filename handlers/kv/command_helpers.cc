@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "kv/command_request.h"
-#include "kv/integer_text.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/handlers/kv/integer_text.h"
 
 namespace lf {
 namespace {

@@ -315,7 +315,7 @@ def main():
           % version)
     print("// the script's tables and run it again. Redis's metadata for lf-kv's commands (see")
     print("// command_meta.h); the sentences are lf's own.")
-    print('#include "kv/command_meta.h"\n')
+    print('#include "lf/handlers/kv/command_meta.h"\n')
     print("#include <algorithm>")
     print("#include <cctype>")
     print("#include <string>\n")

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "kv/kv_session.h"
-#include "kv/kv_store.h"
-#include "kv/resp_writer.h"
+#include "lf/handlers/kv/kv_session.h"
+#include "lf/handlers/kv/kv_store.h"
+#include "lf/handlers/kv/resp_writer.h"
 
 namespace lf {
 

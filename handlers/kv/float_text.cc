@@ -1,4 +1,4 @@
-#include "kv/float_text.h"
+#include "lf/handlers/kv/float_text.h"
 
 #include <cctype>
 #include <cerrno>

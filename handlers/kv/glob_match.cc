@@ -1,4 +1,4 @@
-#include "kv/glob_match.h"
+#include "lf/handlers/kv/glob_match.h"
 
 #include <cctype>
 #include <utility>

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <string>
 
-#include "kv/command_request.h"
-#include "kv/float_text.h"
-#include "kv/glob_match.h"
-#include "kv/integer_text.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/handlers/kv/float_text.h"
+#include "lf/handlers/kv/glob_match.h"
+#include "lf/handlers/kv/integer_text.h"
 
 namespace lf {
 namespace {

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <string>
 
-#include "kv/command_request.h"
-#include "kv/kv_commands.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/handlers/kv/kv_commands.h"
 
 namespace lf {
 namespace {

@@ -1,4 +1,4 @@
-#include "kv/integer_text.h"
+#include "lf/handlers/kv/integer_text.h"
 
 #include <cctype>
 #include <cerrno>

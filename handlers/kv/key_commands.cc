@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "kv/command_request.h"
-#include "kv/glob_match.h"
-#include "kv/integer_text.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/handlers/kv/glob_match.h"
+#include "lf/handlers/kv/integer_text.h"
 
 namespace lf {
 namespace {

@@ -1,4 +1,4 @@
-#include "kv/kv_clients.h"
+#include "lf/handlers/kv/kv_clients.h"
 
 #include <algorithm>
 #include <mutex>

@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "kv/kv_session.h"
-#include "lf/inet_address.h"
-#include "lf/stream_connection.h"
+#include "lf/handlers/kv/kv_session.h"
+#include "lf/net/inet_address.h"
+#include "lf/net/stream_connection.h"
 
 namespace lf::kv_clients {
 

@@ -1,4 +1,4 @@
-#include "kv/kv_commands.h"
+#include "lf/handlers/kv/kv_commands.h"
 
 #include <algorithm>
 #include <array>
@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kv/command_request.h"
-#include "lf/metric_registry.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/metrics/metric_registry.h"
 
 namespace lf {
 namespace {

@@ -7,9 +7,9 @@
 #include <span>
 #include <string_view>
 
-#include "kv/kv_session.h"
-#include "kv/kv_store.h"
-#include "kv/resp_writer.h"
+#include "lf/handlers/kv/kv_session.h"
+#include "lf/handlers/kv/kv_store.h"
+#include "lf/handlers/kv/resp_writer.h"
 
 namespace lf {
 

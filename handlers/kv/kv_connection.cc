@@ -1,13 +1,13 @@
-#include "kv/kv_connection.h"
+#include "lf/handlers/kv/kv_connection.h"
 
 #include <algorithm>
 #include <string>
 #include <utility>
 
-#include "kv/kv_clients.h"
-#include "kv/kv_commands.h"
-#include "kv/resp_writer.h"
-#include "lf/log.h"
+#include "lf/handlers/kv/kv_clients.h"
+#include "lf/handlers/kv/kv_commands.h"
+#include "lf/handlers/kv/resp_writer.h"
+#include "lf/log/log.h"
 
 namespace lf {
 namespace {

@@ -13,11 +13,11 @@
 #include <cstddef>
 #include <memory>
 
-#include "kv/kv_session.h"
-#include "kv/kv_store.h"
-#include "kv/resp_parser.h"
-#include "lf/buffer.h"
-#include "lf/stream_connection.h"
+#include "lf/handlers/kv/kv_session.h"
+#include "lf/handlers/kv/kv_store.h"
+#include "lf/handlers/kv/resp_parser.h"
+#include "lf/net/buffer.h"
+#include "lf/net/stream_connection.h"
 
 namespace lf {
 

@@ -1,4 +1,4 @@
-#include "kv/kv_hash.h"
+#include "lf/handlers/kv/kv_hash.h"
 
 namespace lf {
 

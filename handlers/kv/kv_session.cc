@@ -1,10 +1,10 @@
-#include "kv/kv_session.h"
+#include "lf/handlers/kv/kv_session.h"
 
 #include <algorithm>
 #include <atomic>
 
-#include "kv/kv_clients.h"
-#include "kv/kv_store.h"
+#include "lf/handlers/kv/kv_clients.h"
+#include "lf/handlers/kv/kv_store.h"
 
 namespace lf {
 namespace {

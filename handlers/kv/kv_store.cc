@@ -1,4 +1,4 @@
-#include "kv/kv_store.h"
+#include "lf/handlers/kv/kv_store.h"
 
 #include <algorithm>
 #include <cassert>
@@ -6,8 +6,8 @@
 #include <iterator>
 #include <random>
 
-#include "kv/integer_text.h"
-#include "lf/timer_service.h"
+#include "lf/handlers/kv/integer_text.h"
+#include "lf/timer/timer_service.h"
 
 namespace lf {
 namespace {

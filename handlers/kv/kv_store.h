@@ -28,8 +28,8 @@
 #include <utility>
 #include <vector>
 
-#include "kv/kv_hash.h"
-#include "lf/timer_wheel.h"
+#include "lf/handlers/kv/kv_hash.h"
+#include "lf/timer/timer_wheel.h"
 
 namespace lf {
 

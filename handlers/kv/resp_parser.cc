@@ -1,9 +1,9 @@
-#include "kv/resp_parser.h"
+#include "lf/handlers/kv/resp_parser.h"
 
 #include <algorithm>
 #include <utility>
 
-#include "kv/integer_text.h"
+#include "lf/handlers/kv/integer_text.h"
 
 namespace lf {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "lf/buffer.h"
+#include "lf/net/buffer.h"
 
 namespace lf {
 

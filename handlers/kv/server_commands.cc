@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include "kv/command_request.h"
-#include "kv/glob_match.h"
-#include "kv/integer_text.h"
-#include "kv/kv_commands.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/handlers/kv/glob_match.h"
+#include "lf/handlers/kv/integer_text.h"
+#include "lf/handlers/kv/kv_commands.h"
 
 namespace lf {
 namespace {

@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "kv/command_request.h"
-#include "kv/float_text.h"
+#include "lf/handlers/kv/command_request.h"
+#include "lf/handlers/kv/float_text.h"
 
 namespace lf {
 namespace {

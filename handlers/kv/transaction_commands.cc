@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "kv/command_request.h"
+#include "lf/handlers/kv/command_request.h"
 
 namespace lf {
 

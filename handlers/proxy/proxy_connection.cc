@@ -1,8 +1,8 @@
-#include "proxy/proxy_connection.h"
+#include "lf/handlers/proxy/proxy_connection.h"
 
 #include <utility>
 
-#include "lf/log.h"
+#include "lf/log/log.h"
 
 namespace lf {
 

@@ -11,10 +11,10 @@
 #include <memory>
 #include <mutex>
 
-#include "lf/buffer.h"
-#include "lf/connector.h"
-#include "lf/inet_address.h"
-#include "lf/stream_connection.h"
+#include "lf/net/buffer.h"
+#include "lf/net/connector.h"
+#include "lf/net/inet_address.h"
+#include "lf/net/stream_connection.h"
 
 namespace lf {
 

@@ -1,9 +1,9 @@
-#include "timestamp/timestamp_connection.h"
+#include "lf/handlers/timestamp/timestamp_connection.h"
 
 #include <cstdio>
 #include <string>
 
-#include "lf/log.h"
+#include "lf/log/log.h"
 
 namespace lf {
 

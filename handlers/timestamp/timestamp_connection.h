@@ -10,8 +10,8 @@
 #include <ctime>
 #include <string_view>
 
-#include "lf/buffer.h"
-#include "lf/stream_connection.h"
+#include "lf/net/buffer.h"
+#include "lf/net/stream_connection.h"
 
 namespace lf {
 

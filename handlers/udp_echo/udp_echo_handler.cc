@@ -1,4 +1,4 @@
-#include "udp_echo/udp_echo_handler.h"
+#include "lf/handlers/udp_echo/udp_echo_handler.h"
 
 namespace lf {
 

@@ -2,7 +2,7 @@
 // smallest useful DatagramHandler; on_datagram() runs on ThreadSet threads, one at a time.
 #pragma once
 
-#include "lf/datagram_handler.h"
+#include "lf/net/datagram_handler.h"
 
 namespace lf {
 

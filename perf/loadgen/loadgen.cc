@@ -37,7 +37,7 @@
 #include <utility>
 #include <vector>
 
-#include "echo/block_kind.h"
+#include "lf/handlers/echo/block_kind.h"
 #include "histogram.h"
 
 namespace loadgen {

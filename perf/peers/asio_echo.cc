@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "echo/block_kind.h"
+#include "lf/handlers/echo/block_kind.h"
 
 namespace {
 

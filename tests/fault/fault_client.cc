@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "lf/inet_address.h"
-#include "lf/unique_fd.h"
+#include "lf/base/unique_fd.h"
+#include "lf/net/inet_address.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <utility>
 
-#include "lf/buffer.h"
+#include "lf/net/buffer.h"
 
 namespace {
 

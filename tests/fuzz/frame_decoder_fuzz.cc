@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "codec/frame_decoder.h"
-#include "lf/buffer.h"
+#include "lf/handlers/codec/frame_decoder.h"
+#include "lf/net/buffer.h"
 
 namespace {
 

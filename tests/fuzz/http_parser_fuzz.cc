@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "http/http_date.h"
-#include "http/http_etag.h"
-#include "http/http_parser.h"
-#include "http/http_uri.h"
+#include "lf/handlers/http/http_date.h"
+#include "lf/handlers/http/http_etag.h"
+#include "lf/handlers/http/http_parser.h"
+#include "lf/handlers/http/http_uri.h"
 
 namespace {
 

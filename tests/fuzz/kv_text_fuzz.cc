@@ -12,10 +12,10 @@
 #include <string>
 #include <string_view>
 
-#include "kv/command_meta.h"
-#include "kv/float_text.h"
-#include "kv/glob_match.h"
-#include "kv/integer_text.h"
+#include "lf/handlers/kv/command_meta.h"
+#include "lf/handlers/kv/float_text.h"
+#include "lf/handlers/kv/glob_match.h"
+#include "lf/handlers/kv/integer_text.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kv/resp_parser.h"
+#include "lf/handlers/kv/resp_parser.h"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "hostile/hostile_server.h"
-#include "lf/metrics.h"
+#include "lf/metrics/metrics.h"
 
 namespace lf::test {
 namespace {

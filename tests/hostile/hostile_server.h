@@ -13,12 +13,12 @@
 #include <string_view>
 #include <thread>
 
-#include "codec/length_prefixed_connection.h"
-#include "echo/echo_connection.h"
-#include "http/http_connection.h"
-#include "http/http_service.h"
-#include "kv/kv_connection.h"
-#include "kv/kv_store.h"
+#include "lf/handlers/codec/length_prefixed_connection.h"
+#include "lf/handlers/echo/echo_connection.h"
+#include "lf/handlers/http/http_connection.h"
+#include "lf/handlers/http/http_service.h"
+#include "lf/handlers/kv/kv_connection.h"
+#include "lf/handlers/kv/kv_store.h"
 #include "lf/server.h"
 #include "support/test_client.h"
 

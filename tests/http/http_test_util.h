@@ -20,9 +20,9 @@
 #include <string>
 #include <string_view>
 
-#include "http/http_connection.h"
-#include "http/http_service.h"
-#include "http/metrics_route.h"
+#include "lf/handlers/http/http_connection.h"
+#include "lf/handlers/http/http_service.h"
+#include "lf/handlers/http/metrics_route.h"
 #include "lf/server.h"
 #include "support/test_client.h"
 

@@ -23,10 +23,11 @@ consumer="$source/docs/examples/consumer"
 
 echo "== 1. install into $prefix, find_package(lf)"
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
-for internal in lf/async_logger.h lf/log_file.h lf/signals.h lf/handlers/http/http_number.h; do
+for internal in lf/log/async_logger.h lf/log/log_file.h lf/base/signals.h lf/handlers/http/http_number.h; do
   if [ -e "$prefix/include/$internal" ]; then echo "FAILED: internal header $internal installed"; exit 1; fi
 done
-for public in lf/server.h lf/connector.h lf/datagram_handler.h lf/handlers/echo/echo_connection.h \
+for public in lf/server.h lf/net/connector.h lf/net/datagram_handler.h lf/handlers/echo/echo_connection.h \
+              lf/app/app_options.h lib/liblf_app.a \
               lib/cmake/lf/lfConfig.cmake lib/cmake/lf/lfConfigVersion.cmake lib/pkgconfig/lf.pc; do
   case $public in lib/*) path="$prefix/$public" ;; *) path="$prefix/include/$public" ;; esac
   [ -e "$path" ] || { echo "FAILED: $public not installed"; exit 1; }
@@ -49,9 +50,16 @@ echo
 
 echo "== 3. pkg-config"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+# lf.pc carries -std=c++20 and one include directory: everything is included as lf/...
+pkg-config --cflags lf | grep -q -- "-std=c++20" || { echo "FAILED: lf.pc lacks -std=c++20"; exit 1; }
 # shellcheck disable=SC2046,SC2086
-c++ -std=c++20 $san_flags $(pkg-config --cflags lf) "$consumer/consumer.cc" -o "$work/consumer-pc" \
+c++ $san_flags $(pkg-config --cflags lf) "$consumer/consumer.cc" -o "$work/consumer-pc" \
   $(pkg-config --libs lf)
 "$work/consumer-pc"
+echo '#include "echo/echo_connection.h"' > "$work/old_path.cc"
+# shellcheck disable=SC2046
+if c++ $(pkg-config --cflags lf) -fsyntax-only "$work/old_path.cc" 2>/dev/null; then
+  echo "FAILED: handler headers are reachable without lf/handlers/"; exit 1
+fi
 echo
 echo "package test passed"

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "echo/echo_connection.h"
-#include "lf/model.h"
+#include "lf/handlers/echo/echo_connection.h"
+#include "lf/models/model.h"
 #include "lf/server.h"
 #include "support/test_client.h"
 

@@ -7,13 +7,13 @@
 
 #include <vector>
 
-#include "lf/inet_address.h"
-#include "lf/socket.h"
+#include "lf/net/inet_address.h"
+#include "lf/net/socket.h"
 
 namespace lf::test {
 
 struct FullListener {
-  Socket socket = Socket::listen(InetAddress(0, /*loopback=*/true), ListenOptions{.backlog = 0});
+  Socket socket = Socket::listen(InetAddress(0, /*loopback=*/true), ListenSocketOptions{.backlog = 0});
   InetAddress address = InetAddress::local_of(socket.fd());
   std::vector<Socket> fillers;
 

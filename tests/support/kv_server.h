@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "kv/kv_connection.h"
-#include "kv/kv_store.h"
+#include "lf/handlers/kv/kv_connection.h"
+#include "lf/handlers/kv/kv_store.h"
 #include "lf/server.h"
 
 namespace lf::test {

@@ -1,4 +1,4 @@
-// Test support: running a test under every concurrency model (lf/model.h) with GoogleTest's
+// Test support: running a test under every concurrency model (lf/models/model.h) with GoogleTest's
 // value-parameterized tests:
 //   INSTANTIATE_TEST_SUITE_P(name, Suite, test::every_model(), test::model_param_name);
 #pragma once
@@ -9,7 +9,7 @@
 #include <ostream>
 #include <string>
 
-#include "lf/model.h"
+#include "lf/models/model.h"
 
 namespace lf {
 

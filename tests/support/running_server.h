@@ -5,7 +5,7 @@
 #include <memory>
 #include <utility>
 
-#include "lf/inet_address.h"
+#include "lf/net/inet_address.h"
 #include "lf/server.h"
 
 namespace lf::test {

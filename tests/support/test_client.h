@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "lf/inet_address.h"
+#include "lf/base/unique_fd.h"
+#include "lf/net/inet_address.h"
 #include "lf/server.h"
-#include "lf/unique_fd.h"
 
 namespace lf::test {
 

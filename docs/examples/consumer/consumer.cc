@@ -1,5 +1,7 @@
-// A program outside the lf tree: a custom handler served by lf, and lf::EchoConnection from
-// lf::handlers. It answers one request on loopback with a client of its own, then exits 0.
+// A program outside the lf tree: a custom handler served by lf, lf::EchoConnection from
+// lf::handlers, and the command-line flags of lf's own programs from lf::app (--threads,
+// --model, --max-threads, ...). It answers one request on each listener on loopback with a
+// client of its own, then exits 0.
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -7,7 +9,8 @@
 #include <cstdio>
 #include <string>
 
-#include "echo/echo_connection.h"
+#include "lf/app/app_options.h"
+#include "lf/handlers/echo/echo_connection.h"
 #include "lf/server.h"
 
 // Answers each line "NAME\n" with "hello, NAME\n".
@@ -40,9 +43,13 @@ std::string ask(const lf::InetAddress& server, const std::string& request) {
   return reply;
 }
 
-int main() {
-  lf::ServerOptions options;
-  options.threads = 2;
+int main(int argc, char** argv) {
+  CLI::App cli("lf consumer example");
+  lf::app::CommonOptions flags;
+  lf::app::add_common_options(cli, flags, /*default_port=*/0);
+  flags.threads = 2;  // the default unless --threads says otherwise
+  CLI11_PARSE(cli, argc, argv);
+  lf::ServerOptions options = lf::app::server_options(flags);
   options.handle_signals = false;
   lf::Server server(options);
   const lf::InetAddress greeter = server.listen<Greeter>(lf::InetAddress(0, /*loopback=*/true));

@@ -1,0 +1,50 @@
+// Public. lf::app (its own library, lf::app, which needs CLI11): the flags every lf program
+// shares (--port, --host, --threads, --max-threads, --model, --idle-timeout, --max-connections,
+// --log-dir, --log-level, --version) and turning them into Server settings, so a server of your
+// own gets the same command line as lf's programs in one call (add_common_options, run_program).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "lf/server.h"
+
+namespace lf::app {
+
+struct CommonOptions {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 0;
+  std::size_t threads = 0;      // 0: one per core
+  std::size_t max_threads = 0;  // --max-threads; 0: kDefaultGrowthFactor x threads
+  unsigned idle_timeout_s = 0;  // 0: off
+  std::size_t max_connections = 0;  // per listener; 0: no limit
+  std::string log_dir;          // empty: stderr
+  std::string log_level;         // empty: LF_LOG_LEVEL, else info
+  Model model = kDefaultModel;  // --model NAME (lf/models/model.h)
+};
+
+// Adds the shared flags to `app`; `default_port` is the program's own port (0: no --port flag,
+// for a program that listens on several ports with flags of its own).
+void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t default_port);
+
+// What every main() does after parsing its flags: starts logging, builds a Server from the flags,
+// lets `listen` add the listeners (it returns the banner to print), runs until SIGINT/SIGTERM.
+// Returns the exit status: 0 after a clean stop, 1 (with the error on stderr) on failure.
+int run_program(std::string_view program, const CommonOptions& options,
+                const std::function<std::string(Server&)>& listen);
+
+// Starts the logger as the flags say. Throws std::runtime_error for a bad level or log dir.
+void start_logging(const CommonOptions& options);
+
+[[nodiscard]] ServerOptions server_options(const CommonOptions& options);
+[[nodiscard]] ListenOptions listen_options(const CommonOptions& options);
+// host:port; throws std::runtime_error if the host is not a numeric address.
+[[nodiscard]] InetAddress listen_address(const CommonOptions& options);
+[[nodiscard]] InetAddress listen_address(const CommonOptions& options, std::uint16_t port);
+
+}  // namespace lf::app

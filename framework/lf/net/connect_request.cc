@@ -1,0 +1,135 @@
+#include "lf/net/connect_request.h"
+
+#include <cerrno>
+#include <utility>
+
+#include "lf/metrics/metrics.h"
+#include "lf/net/stream_connection.h"
+#include "lf/pattern/event_handler.h"
+#include "lf/timer/timer_service.h"
+
+namespace lf {
+
+ConnectRequest::ConnectRequest(HandleSet& handle_set, TimerService& timers,
+                               const InetAddress& address, ConnectionFactory factory,
+                               ConnectOptions options)
+    : handle_set_(handle_set),
+      timers_(timers),
+      timers_alive_(timers.weak_from_this()),
+      address_(address),
+      options_(std::move(options)),
+      factory_(std::move(factory)) {
+  metrics::add(metrics::Counter::kConnectsStarted);
+}
+
+ConnectRequest::~ConnectRequest() {
+  if (status_ == ConnectStatus::kPending) metrics::add(metrics::Counter::kConnectsSettled);
+}
+
+bool ConnectRequest::settle(ConnectStatus status, int error) {
+  if (status_ != ConnectStatus::kPending) return false;
+  status_ = status;
+  error_ = error;
+  // The arguments the factory copied (shared state, say) are not kept alive by a handle.
+  factory_ = nullptr;
+  metrics::add(metrics::Counter::kConnectsSettled);
+  return true;
+}
+
+ConnectStatus ConnectRequest::status() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
+int ConnectRequest::error() const {
+  std::lock_guard lock(mutex_);
+  return error_;
+}
+
+std::shared_ptr<StreamConnection> ConnectRequest::connection() const {
+  std::lock_guard lock(mutex_);
+  return connection_.lock();
+}
+
+bool ConnectRequest::attach(const std::shared_ptr<EventHandler>& attempt, int number) {
+  std::lock_guard lock(mutex_);
+  if (status_ != ConnectStatus::kPending) return false;
+  // An attempt whose thread was held up may attach after the next one: keep the newer.
+  if (number >= attempt_number_) {
+    attempt_ = attempt;
+    attempt_number_ = number;
+  }
+  return true;
+}
+
+bool ConnectRequest::set_retry(TimerId retry) {
+  std::lock_guard lock(mutex_);
+  if (status_ != ConnectStatus::kPending) return false;
+  retry_ = retry;
+  return true;
+}
+
+bool ConnectRequest::establish(Socket socket) {
+  ConnectionFactory factory;
+  {
+    std::lock_guard lock(mutex_);
+    if (status_ != ConnectStatus::kPending) return false;
+    factory = factory_;
+  }
+  // The handler's constructor is user code: it runs outside the lock.
+  std::shared_ptr<StreamConnection> connection = factory();
+  std::lock_guard lock(mutex_);
+  if (status_ != ConnectStatus::kPending) return false;  // cancelled meanwhile: never opened
+  // Opened under the lock, so that a cancel() either comes first (and no handler opens) or
+  // finds the connect established. open() only registers the handle; on_connect() runs later,
+  // on a server thread, so no hook runs under this lock.
+  connection->open(
+      std::move(socket), handle_set_,
+      ConnectionOptions{.idle_timeout = std::chrono::milliseconds(0), .timers = &timers_});
+  connection_ = connection;
+  attempt_.reset();
+  settle(ConnectStatus::kConnected, 0);
+  return true;
+}
+
+void ConnectRequest::fail(int error) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!settle(ConnectStatus::kFailed, error)) return;
+    attempt_.reset();
+  }
+  report(error);
+}
+
+bool ConnectRequest::attempt_closed() {
+  std::lock_guard lock(mutex_);
+  attempt_.reset();
+  // Still pending: the server drained the attempt without stop() (a connect made with
+  // Connector::connect() directly, which no Server tracks).
+  if (settle(ConnectStatus::kCancelled, ECANCELED)) return true;
+  return status_ == ConnectStatus::kCancelled && !cancelled_by_caller_;
+}
+
+void ConnectRequest::report(int error) const {
+  if (options_.on_failure) options_.on_failure(address_, error);
+}
+
+void ConnectRequest::cancel(bool by_caller) {
+  std::shared_ptr<EventHandler> attempt;
+  TimerId retry;
+  {
+    std::lock_guard lock(mutex_);
+    if (!settle(ConnectStatus::kCancelled, ECANCELED)) return;
+    cancelled_by_caller_ = by_caller;
+    attempt = attempt_.lock();
+    retry = std::exchange(retry_, TimerId{});
+  }
+  if (retry.valid()) {
+    // A retry that starts anyway finds the connect cancelled and does nothing.
+    if (const auto alive = timers_alive_.lock()) timers_.cancel(retry);
+  }
+  // The attempt closes its socket on a server thread, where it runs (Connector::handle_close).
+  if (attempt) attempt->notify(event::kClose);
+}
+
+}  // namespace lf
