@@ -4,10 +4,9 @@
 // make the server hold more than the bound, and every message they got queued arrives whole and
 // in order once the peer reads.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +24,7 @@
 #include "lf/base/unique_fd.h"
 #include "lf/net/buffer.h"
 #include "lf/net/stream_connection.h"
+#include "support/peak.h"
 #include "support/running_server.h"
 #include "support/test_client.h"
 
@@ -66,7 +66,7 @@ class ProbedConnection : public StreamConnection {
  protected:
   void on_connect() override {
     // Samples the pending output every timer tick, on this connection's own thread.
-    start_periodic(1ms, [this] { note_output(); });
+    start_periodic(1ms, [this] { test::raise_peak(probe_->peak_output, output_bytes()); });
     {
       std::lock_guard lock(probe_->mutex);
       probe_->connection = std::static_pointer_cast<ProbedConnection>(shared_from_this());
@@ -84,13 +84,6 @@ class ProbedConnection : public StreamConnection {
   }
 
  private:
-  void note_output() {
-    std::size_t seen = probe_->peak_output.load();
-    const std::size_t now = output_bytes();
-    while (seen < now && !probe_->peak_output.compare_exchange_weak(seen, now)) {
-    }
-  }
-
   std::shared_ptr<Probe> probe_;
 };
 

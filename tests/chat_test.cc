@@ -26,6 +26,7 @@
 #include "lf/handlers/chat/chat_connection.h"
 #include "lf/handlers/chat/chat_room.h"
 #include "lf/server.h"
+#include "support/peak.h"
 #include "support/test_client.h"
 
 namespace lf {
@@ -56,18 +57,11 @@ class ObservedChatConnection : public ChatConnection {
       ::setsockopt(handle(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     }
     // Samples the pending output every timer tick, on this connection's own thread.
-    start_periodic(1ms, [this] { note_output(); });
+    start_periodic(1ms, [this] { test::raise_peak(probe_->peak_output, output_bytes()); });
     ChatConnection::on_connect();
   }
 
  private:
-  void note_output() {
-    std::size_t seen = probe_->peak_output.load();
-    const std::size_t now = output_bytes();
-    while (seen < now && !probe_->peak_output.compare_exchange_weak(seen, now)) {
-    }
-  }
-
   std::shared_ptr<MemberProbe> probe_;
 };
 

@@ -7,12 +7,11 @@
 //
 // Every receive has a timeout (lf::test::TestClient, or poll(2) with a deadline below), so a
 // broken server fails a test instead of hanging it.
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -44,6 +43,7 @@
 #include "lf/pattern/thread_set.h"
 #include "lf/server.h"
 #include "support/models.h"
+#include "support/peak.h"
 #include "support/running_server.h"
 #include "support/test_client.h"
 
@@ -67,12 +67,6 @@ using test::wait_until;
 // on_close() runs, so counts kept by on_close() are awaited separately.
 bool wait_for_connections(Server& server, std::size_t n, std::chrono::milliseconds limit = 10s) {
   return wait_until([&] { return server.connections() == n; }, limit);
-}
-
-void raise_max(std::atomic<std::size_t>& max, std::size_t value) {
-  std::size_t seen = max.load();
-  while (seen < value && !max.compare_exchange_weak(seen, value)) {
-  }
 }
 
 ServerOptions test_options(Model model = Model::kLeaderFollowers) {
@@ -354,13 +348,13 @@ class SlowReaderEcho : public StreamConnection {
   }
   void on_message(Buffer& input) override {
     stats_->bytes_in += input.readable_bytes();
-    raise_max(stats_->max_read, input.readable_bytes());
+    test::raise_peak(stats_->max_read, input.readable_bytes());
     send(input);
-    raise_max(stats_->max_output, output_bytes());  // the peak: output only grows here
+    test::raise_peak(stats_->max_output, output_bytes());  // the peak: output only grows here
   }
   void on_high_water_mark(std::size_t pending) override {
     ++stats_->high_water_events;
-    raise_max(stats_->max_output, pending);
+    test::raise_peak(stats_->max_output, pending);
   }
 
  private:
@@ -406,7 +400,7 @@ TEST_P(ConnectionModel, SlowReaderOutputStaysBoundedAndServerStopsReading) {
   ASSERT_NE(connection, nullptr);
   const std::size_t in_before = stats->bytes_in.load();
   for (int i = 0; i < 30; ++i) {
-    raise_max(stats->max_output, connection->output_bytes());
+    test::raise_peak(stats->max_output, connection->output_bytes());
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(stats->bytes_in.load(), in_before) << "the server kept reading while paused";

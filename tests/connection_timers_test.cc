@@ -20,6 +20,7 @@
 #include "lf/net/stream_connection.h"
 #include "lf/server.h"
 #include "support/models.h"
+#include "support/overlap_probe.h"
 #include "support/running_server.h"
 #include "support/test_client.h"
 
@@ -107,14 +108,14 @@ class TimerConnection : public StreamConnection {
   }
   // Records `entry` as a hook would: checking that nothing else of this connection runs.
   void record(const std::string& entry) {
-    const Exclusive exclusive(*this);
+    const test::OverlapProbe::Inside inside(overlap_);
     script_->journal.add(entry);
   }
   [[nodiscard]] Script& script() noexcept { return *script_; }
 
  protected:
   void on_connect() override {
-    const Exclusive exclusive(*this);
+    const test::OverlapProbe::Inside inside(overlap_);
     {
       std::lock_guard lock(script_->mutex);
       script_->connection = std::static_pointer_cast<TimerConnection>(shared_from_this());
@@ -122,11 +123,11 @@ class TimerConnection : public StreamConnection {
     if (script_->on_connect) script_->on_connect(*this);
   }
   void on_message(Buffer& input) override {
-    const Exclusive exclusive(*this);
+    const test::OverlapProbe::Inside inside(overlap_);
     send(input);
   }
   void on_drain() override {
-    const Exclusive exclusive(*this);
+    const test::OverlapProbe::Inside inside(overlap_);
     script_->journal.add("drain");
     if (script_->on_drain) {
       script_->on_drain(*this);
@@ -135,39 +136,14 @@ class TimerConnection : public StreamConnection {
     }
   }
   void on_close() override {
-    const Exclusive exclusive(*this);
+    const test::OverlapProbe::Inside inside(overlap_);
     script_->journal.add("close");
   }
 
  private:
-  // Counts threads inside this connection's hooks and callbacks. A hook may call another on
-  // the same thread (a callback's force_close() runs on_close): that is not an overlap.
-  class Exclusive {
-   public:
-    explicit Exclusive(TimerConnection& self) : self_(self), nested_(t_inside == &self) {
-      if (nested_) return;
-      t_inside = &self;
-      if (self_.inside_.fetch_add(1) != 0) self_.script_->overlaps.fetch_add(1);
-    }
-    ~Exclusive() {
-      if (nested_) return;
-      t_inside = nullptr;
-      self_.inside_.fetch_sub(1);
-    }
-    Exclusive(const Exclusive&) = delete;
-    Exclusive& operator=(const Exclusive&) = delete;
-
-   private:
-    static thread_local const TimerConnection* t_inside;
-    TimerConnection& self_;
-    const bool nested_;
-  };
-
   std::shared_ptr<Script> script_;
-  std::atomic<int> inside_{0};
+  test::OverlapProbe overlap_{script_->overlaps};
 };
-
-thread_local const TimerConnection* TimerConnection::Exclusive::t_inside = nullptr;
 
 ServerOptions options_for(Model model) {
   ServerOptions options;

@@ -80,6 +80,16 @@ InetAddress refused_address(bool ipv6) {
   return address;
 }
 
+// Retries every 20 ms, far more often than a test lasts; counts the failures reported.
+ConnectOptions endless_retries(std::atomic<int>& failures) {
+  ConnectOptions options;
+  options.retries = 1000;
+  options.backoff = 20ms;
+  options.max_backoff = 20ms;
+  options.on_failure = [&failures](const InetAddress&, int) { failures.fetch_add(1); };
+  return options;
+}
+
 void talk_to_echo(bool ipv6) {
   Server server(test_options());
   const InetAddress echo = server.listen<EchoConnection>(InetAddress(0, true, ipv6));
@@ -223,11 +233,7 @@ TEST(ConnectHandle, CancelDuringTheBackoffStopsTheRetries) {
   server.start();
   const std::size_t fds_before = test::open_fd_count();
   std::atomic<int> failures{0};
-  ConnectOptions options;
-  options.retries = 1000;
-  options.backoff = 20ms;
-  options.max_backoff = 20ms;
-  options.on_failure = [&](const InetAddress&, int) { failures.fetch_add(1); };
+  const ConnectOptions options = endless_retries(failures);
   auto probe = std::make_shared<ClientProbe>();
   ConnectHandle handle = server.connect<ProbeClient>(refused_address(false), options, probe);
   std::this_thread::sleep_for(100ms);  // a few refused attempts
@@ -251,11 +257,7 @@ TEST(ConnectHandle, ARetryDueWhileTheServerStopsDoesNotStart) {
   Server server(test_options());
   server.start();
   std::atomic<int> failures{0};
-  ConnectOptions options;
-  options.retries = 1000;
-  options.backoff = 20ms;
-  options.max_backoff = 20ms;
-  options.on_failure = [&](const InetAddress&, int) { failures.fetch_add(1); };
+  const ConnectOptions options = endless_retries(failures);
   auto probe = std::make_shared<ClientProbe>();
   ConnectHandle handle =
       Connector::connect(server.handle_set(), server.timers(), refused_address(false),

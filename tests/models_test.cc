@@ -1,6 +1,8 @@
 // The concurrency models (lf/models/model.h): names, the reactor's round-robin assignment of connections
 // to loops, and, under every model, that one handler is never processed by two threads at once
 // while clients, foreign threads and notify() all make it ready.
+#include "support/models.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,7 +17,7 @@
 
 #include "lf/handlers/echo/echo_connection.h"
 #include "lf/server.h"
-#include "support/models.h"
+#include "support/overlap_probe.h"
 #include "support/test_client.h"
 
 namespace lf {
@@ -52,21 +54,21 @@ class ExclusiveEcho : public StreamConnection {
   explicit ExclusiveEcho(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) {}
 
  protected:
-  void on_connect() override { Inside inside(*this); }
+  void on_connect() override { const test::OverlapProbe::Inside inside(overlap_); }
   void on_message(Buffer& input) override {
-    Inside inside(*this);
+    const test::OverlapProbe::Inside inside(overlap_);
     threads_.insert(std::this_thread::get_id());
     std::this_thread::sleep_for(200us);
     send(input);
   }
-  void on_write_complete() override { Inside inside(*this); }
-  void on_peer_closed() override { Inside inside(*this); }
+  void on_write_complete() override { const test::OverlapProbe::Inside inside(overlap_); }
+  void on_peer_closed() override { const test::OverlapProbe::Inside inside(overlap_); }
   void on_drain() override {
-    Inside inside(*this);
+    const test::OverlapProbe::Inside inside(overlap_);
     StreamConnection::on_drain();
   }
   void on_close() override {
-    Inside inside(*this);
+    const test::OverlapProbe::Inside inside(overlap_);
     (threads_.size() == 1 ? probe_->connections_on_one_thread
                           : probe_->connections_on_many_threads)
         .fetch_add(1);
@@ -75,35 +77,10 @@ class ExclusiveEcho : public StreamConnection {
   }
 
  private:
-  // Counts the threads inside this handler's hooks. A hook may run inside another on the same
-  // thread (a send() that completes the output): that is not a second thread.
-  class Inside {
-   public:
-    explicit Inside(ExclusiveEcho& self) : self_(self), nested_(t_inside == &self) {
-      if (nested_) return;
-      t_inside = &self;
-      if (self_.inside_.fetch_add(1) != 0) self_.probe_->overlaps.fetch_add(1);
-    }
-    ~Inside() {
-      if (nested_) return;
-      t_inside = nullptr;
-      self_.inside_.fetch_sub(1);
-    }
-    Inside(const Inside&) = delete;
-    Inside& operator=(const Inside&) = delete;
-
-   private:
-    static thread_local const ExclusiveEcho* t_inside;
-    ExclusiveEcho& self_;
-    const bool nested_;
-  };
-
   std::shared_ptr<Probe> probe_;
-  std::atomic<int> inside_{0};
+  test::OverlapProbe overlap_{probe_->overlaps};
   std::set<std::thread::id> threads_;  // only touched by hooks, which never overlap
 };
-
-thread_local const ExclusiveEcho* ExclusiveEcho::Inside::t_inside = nullptr;
 
 ServerOptions model_options(Model model, std::size_t threads) {
   ServerOptions options;

@@ -4,10 +4,9 @@
 // connection. Every test runs under every concurrency model.
 //
 // Test names all contain "delivery", so `ctest -R delivery` selects exactly this file.
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +26,7 @@
 #include "lf/net/stream_connection.h"
 #include "lf/server.h"
 #include "support/models.h"
+#include "support/peak.h"
 #include "support/running_server.h"
 #include "support/test_client.h"
 
@@ -200,10 +200,7 @@ class BigAnswers : public StreamConnection {
       if (eol == nullptr) return;
       input.retrieve_until(eol + 1);
       send(std::string(kAnswer, static_cast<char>('A' + stats_->answered++ % 26)));
-      std::size_t seen = stats_->max_output.load();
-      const std::size_t now = output_bytes();
-      while (seen < now && !stats_->max_output.compare_exchange_weak(seen, now)) {
-      }
+      test::raise_peak(stats_->max_output, output_bytes());
     }
   }
 
