@@ -19,13 +19,7 @@ namespace lf {
 
 Server::Server(ServerOptions options)
     : options_(options),
-      dispatcher_(make_dispatcher(DispatcherOptions{.model = options.model,
-                                                    .threads = options.threads,
-                                                    .suspension = options.suspension,
-                                                    .follower_spin = options.follower_spin,
-                                                    .max_threads = options.max_threads,
-                                                    .grow_after = options.grow_after,
-                                                    .shrink_after = options.shrink_after})),
+      dispatcher_(make_dispatcher(options)),
       timers_(std::make_shared<TimerService>(options.timer_tick)),
       stop_fd_(::eventfd(0, EFD_CLOEXEC)) {
   if (!stop_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");

@@ -28,25 +28,16 @@
 
 namespace lf {
 
-// How a Server runs (a value type, read by the constructor).
-struct ServerOptions {
-  std::size_t threads = 0;  // 0: one per core
-  Suspension suspension = Suspension::kOneShot;
-  int follower_spin = 0;
+// How a Server runs (a value type, read by the constructor): the dispatcher's options
+// (dispatcher.h: model, threads, suspension, the elastic ThreadSet's max_threads, grow_after and
+// shrink_after) and the Server's own.
+struct ServerOptions : DispatcherOptions {
   // On stop, connections get this long to send what they owe and close; then they are closed.
   std::chrono::milliseconds drain_timeout{5000};
   // While run() or wait() blocks, SIGINT and SIGTERM call stop().
   bool handle_signals = true;
   // Resolution of the timer wheel (timers(), idle timeouts).
   std::chrono::milliseconds timer_tick{10};
-  // The concurrency model (model.h); `threads` counts its ThreadSet, loops or workers.
-  Model model = kDefaultModel;
-  // Leader/Followers models: while every thread is busy (handlers that block) for grow_after,
-  // the ThreadSet starts another, up to max_threads (0: 4 x threads; equal to threads: fixed);
-  // an extra thread idle for shrink_after leaves.
-  std::size_t max_threads = 0;
-  std::chrono::milliseconds grow_after = kDefaultGrowAfter;
-  std::chrono::milliseconds shrink_after = kDefaultShrinkAfter;
 };
 
 class Server {

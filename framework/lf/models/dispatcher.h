@@ -17,19 +17,14 @@ namespace lf {
 
 class EventHandler;
 
-struct DispatcherOptions {
+// Extends the ThreadSet's options (not a copy of them), so that a setting is written once and
+// reaches the layer that uses it as is: ServerOptions extends these in turn. `threads` counts
+// lf's ThreadSet, reactor's sub-loops (plus one acceptor loop) or hsha's workers (plus one I/O
+// thread); single ignores it. The rest of ThreadSetOptions applies to the lf models only, and the
+// model sets follower_spin (lf-spin, if 0) and hand_off (lf-handoff) itself.
+struct DispatcherOptions : ThreadSetOptions {
   Model model = kDefaultModel;
-  // lf: the ThreadSet; reactor: the sub-loops (plus one acceptor loop); hsha: the workers (plus
-  // one I/O thread); single: ignored. 0: one per core.
-  std::size_t threads = 0;
   Suspension suspension = Suspension::kOneShot;  // lf-et forces kEdgeTriggered
-  int follower_spin = 0;                         // lf-spin uses kDefaultFollowerSpin if 0
-  bool hand_off = false;                         // lf-handoff sets it
-  // lf only (ThreadSetOptions): the elastic ThreadSet's cap (0: 4 x threads; equal to threads:
-  // fixed) and its delays.
-  std::size_t max_threads = 0;
-  std::chrono::milliseconds grow_after = kDefaultGrowAfter;
-  std::chrono::milliseconds shrink_after = kDefaultShrinkAfter;
 };
 
 class Dispatcher {

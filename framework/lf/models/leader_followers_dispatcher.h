@@ -14,12 +14,7 @@ class LeaderFollowersDispatcher final : public Dispatcher {
   explicit LeaderFollowersDispatcher(const DispatcherOptions& options)
       : Dispatcher(options.model),
         handle_set_(options.suspension),
-        thread_set_(handle_set_, ThreadSetOptions{.threads = options.threads,
-                                                  .follower_spin = options.follower_spin,
-                                                  .hand_off = options.hand_off,
-                                                  .max_threads = options.max_threads,
-                                                  .grow_after = options.grow_after,
-                                                  .shrink_after = options.shrink_after}) {}
+        thread_set_(handle_set_, options) {}
 
   [[nodiscard]] HandleSet& main_handle_set() noexcept override { return handle_set_; }
   void start() override { thread_set_.start(); }
