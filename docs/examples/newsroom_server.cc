@@ -4,6 +4,7 @@
 // shows the newsroom's counters next to the framework's.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -97,13 +98,16 @@ class Reporter : public lf::StreamConnection {
   int quiet_minutes_ = 0;
 };
 
-int main() {
+// newsroom_server [PORT]: the room on 127.0.0.1:PORT (default 7400), /metrics on PORT + 1.
+int main(int argc, char** argv) {
+  const auto port = static_cast<std::uint16_t>(argc > 1 ? std::stoi(argv[1]) : 7400);
   auto room = std::make_shared<Newsroom>(NewsMetrics{});
   lf::Server server;
-  server.listen<Reporter>(lf::InetAddress(7400), lf::ListenOptions{}, room);
+  server.listen<Reporter>(lf::InetAddress(port, /*loopback=*/true), lf::ListenOptions{}, room);
   auto http = std::make_shared<lf::HttpService>();
   lf::add_metrics_route(http->router());
-  server.listen<lf::HttpConnection>(lf::InetAddress(7401), lf::ListenOptions{},
+  server.listen<lf::HttpConnection>(lf::InetAddress(static_cast<std::uint16_t>(port + 1), true),
+                                    lf::ListenOptions{},
                                     std::shared_ptr<const lf::HttpService>(http));
   server.run();  // until SIGINT or SIGTERM: then every reporter gets on_drain()
 }
