@@ -65,11 +65,13 @@ TEST(KvClientList, IdleClientHoldsNoInputAndOwesNoOutput) {
   test::TestClient idle(server.address());
   const long long id = client_id(idle);
   Observer observer(server.address());
-  // The reply to CLIENT ID may arrive before the connection has published its figures.
+  // The reply to CLIENT ID may arrive before the connection has published its figures, and
+  // before it has handed its buffers back at the end of that round: wait for all of them.
   std::string line;
   EXPECT_TRUE(test::wait_until([&] {
     line = observer.line_of(id);
-    return field(line, "qbuf") == 0;
+    return field(line, "qbuf") == 0 && field(line, "qbuf-free") == 0 && field(line, "omem") == 0 &&
+           field(line, "oll") == 0 && field(line, "obl") == 0;
   })) << line;
   EXPECT_EQ(field(line, "qbuf-free"), 0) << line;
   EXPECT_EQ(field(line, "omem"), 0) << line;
