@@ -5,30 +5,32 @@
 // pending connect (in flight or waiting for a retry) releases its socket and opens no handler;
 // connection() is usable once connected; cancel() leaves it open and disconnect() closes it.
 // Server::connections() counts TCP connections only, not UDP services or pending connects.
-#include <sys/socket.h>
-#include <unistd.h>
+#include "lf/net/connector.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "lf/handlers/echo/echo_connection.h"
+#include "lf/handlers/udp_echo/udp_echo_handler.h"
 #include "lf/metrics/metrics.h"
 #include "lf/net/connect_handle.h"
-#include "lf/net/connector.h"
 #include "lf/net/socket.h"
 #include "lf/server.h"
 #include "support/full_listener.h"
 #include "support/test_client.h"
-#include "lf/handlers/udp_echo/udp_echo_handler.h"
 
 namespace lf {
 namespace {
@@ -303,6 +305,46 @@ TEST(ConnectHandle, ConnectionIsUsableOnceConnectedAndDisconnectClosesIt) {
   EXPECT_TRUE(test::wait_until([&] { return !connection->connected(); }));
   EXPECT_TRUE(test::wait_until([&] { return server.connections() == 0; }));
   EXPECT_EQ(probe->opened.load(), 1);
+  server.stop();
+  server.wait();
+}
+
+// The handler's constructor is user code and runs once the socket is connected: whatever it
+// throws, std::exception or not, fails the connect (ENOMEM, reported once) and keeps no socket.
+TEST(ConnectHandle, AHandlerThatThrowsOnConstructionFailsTheConnect) {
+  Server server(test_options());
+  const InetAddress echo = server.listen<EchoConnection>(InetAddress(0, true));
+  server.start();
+  const std::size_t fds_before = test::open_fd_count();
+  const std::vector<std::function<void()>> throwers = {
+      [] { throw std::runtime_error("no room for this client"); },
+      [] { throw 42; },  // not derived from std::exception
+  };
+  for (const auto& thrower : throwers) {
+    std::atomic<int> failures{0};
+    std::atomic<int> reported{0};
+    ConnectOptions options;
+    options.on_failure = [&](const InetAddress&, int error) {
+      reported = error;
+      failures.fetch_add(1);
+    };
+    ConnectHandle handle = server.connect(
+        echo,
+        [thrower]() -> std::shared_ptr<StreamConnection> {
+          thrower();
+          return nullptr;
+        },
+        options);
+    ASSERT_TRUE(test::wait_until([&] { return handle.status() == ConnectStatus::kFailed; }));
+    EXPECT_EQ(handle.error(), ENOMEM);
+    EXPECT_EQ(handle.connection(), nullptr);
+    EXPECT_TRUE(test::wait_until([&] { return failures.load() == 1; }));
+    EXPECT_EQ(reported.load(), ENOMEM);
+    EXPECT_EQ(server.pending_connects(), 0u);
+    // The accepted echo side sees the client's socket close, and closes too.
+    EXPECT_TRUE(test::wait_until([&] { return server.connections() == 0; }));
+    EXPECT_TRUE(test::wait_until([&] { return test::open_fd_count() == fds_before; }));
+  }
   server.stop();
   server.wait();
 }

@@ -122,15 +122,17 @@ void Connector::succeed() {
     // False when cancelled meanwhile: the socket is closed and no handler opened.
     request_->establish(std::move(connected));
   } catch (const std::exception& error) {
-    LF_LOG_WARN("connected to {} but could not open the connection: {}",
-                request_->address().to_string(), error.what());
-    socket_.close();
-    request_->fail(ENOMEM);
+    abandon(error.what());
   } catch (...) {  // the factory is user code: it may throw anything
-    LF_LOG_WARN("connected to {} but the connection's factory threw", request_->address().to_string());
-    socket_.close();
-    request_->fail(ENOMEM);
+    abandon("an exception not derived from std::exception");
   }
+}
+
+void Connector::abandon(std::string_view why) {
+  // The socket went to establish(), which closed it while the exception left.
+  LF_LOG_WARN("connected to {} but could not open the connection: {}",
+              request_->address().to_string(), why);
+  request_->fail(ENOMEM);
 }
 
 void Connector::fail(int error) {

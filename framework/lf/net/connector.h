@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "lf/net/connect_handle.h"
 #include "lf/net/connection_factory.h"
@@ -66,6 +67,8 @@ class Connector : public EventHandler {
   // Creates the socket, calls connect() and registers for EPOLLOUT.
   void begin();
   void succeed();
+  // Connected, but the handler could not be made or opened (`why`): the connect fails.
+  void abandon(std::string_view why);
   // This attempt failed: retry after the backoff, or report the failure.
   void fail(int error);
   // Leaves the HandleSet and cancels the timer; false if the attempt had already finished.
