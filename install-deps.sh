@@ -8,6 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libcli11-dev libspdlog-dev
+  libssl-dev openssl  # TLS (lf/net/tls_context.h); tests/tls_test.cc runs openssl s_client
   netcat-openbsd curl procps redis-tools libhiredis-dev wrk
   redis-server  # tests/kv_redis_diff_test.cc: lf-kv against the real thing
   python3-prometheus-client  # tests/metrics_test.cc: /metrics parsed by prometheus_client

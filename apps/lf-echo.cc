@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include <cstddef>
+#include <string>
 
 #include "lf/app/app_options.h"
 #include "lf/handlers/echo/echo_connection.h"
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"lf-echo: TCP echo server on the Leader/Followers pattern"};
   lf::app::CommonOptions options;
   lf::app::add_common_options(app, options, 7007);
+  lf::app::add_tls_options(app, options);
   lf::EchoOptions echo;
   unsigned block_ms = 0;
   app.add_option("--block-permille", echo.block_permille,
@@ -39,8 +41,13 @@ int main(int argc, char** argv) {
   return lf::app::run_program("lf-echo", options, [&](lf::Server& server) {
     const lf::InetAddress bound = server.listen<lf::EchoConnection>(
         lf::app::listen_address(options), lf::app::listen_options(options), echo);
-    return fmt::format("lf-echo listening on {} with {} threads ({} model); try: nc 127.0.0.1 {}",
+    const std::string try_it =
+        options.tls_cert.empty()
+            ? fmt::format("nc 127.0.0.1 {}", bound.port())
+            : fmt::format("openssl s_client -quiet -connect 127.0.0.1:{}", bound.port());
+    return fmt::format("lf-echo listening on {} with {} threads ({} model){}; try: {}",
                        bound.to_string(), server.dispatcher().threads(),
-                       lf::to_string(server.dispatcher().model()), bound.port());
+                       lf::to_string(server.dispatcher().model()),
+                       options.tls_cert.empty() ? "" : " over TLS", try_it);
   });
 }

@@ -22,6 +22,7 @@
 #include "lf/net/inet_address.h"
 #include "lf/net/socket.h"
 #include "lf/net/stream_connection.h"
+#include "lf/net/tls_context.h"  // ListenOptions::tls
 #include "lf/pattern/handle_set.h"
 #include "lf/pattern/thread_set.h"
 #include "lf/timer/timer_service.h"

@@ -60,6 +60,17 @@ void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t def
       });
 }
 
+void add_tls_options(CLI::App& app, CommonOptions& options) {
+  auto* cert = app.add_option("--tls-cert", options.tls_cert,
+                              "serve TLS with this certificate chain (PEM: the certificate, then "
+                              "its intermediates)")
+                   ->check(CLI::ExistingFile);
+  auto* key = app.add_option("--tls-key", options.tls_key, "the certificate's private key (PEM)")
+                  ->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
+}
+
 void start_logging(const CommonOptions& options) {
   // An explicit flag wins over LF_LOG_LEVEL; without one the environment (or info) applies.
   if (const auto level = log::parse_level(options.log_level)) log::set_level(*level);
@@ -99,6 +110,10 @@ ListenOptions listen_options(const CommonOptions& options) {
   ListenOptions listen;
   listen.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
   listen.max_connections = options.max_connections;
+  if (!options.tls_cert.empty()) {
+    listen.tls = TlsContext::create(
+        TlsOptions{.cert_chain_file = options.tls_cert, .key_file = options.tls_key});
+  }
   return listen;
 }
 

@@ -25,6 +25,8 @@ Acceptor::Acceptor(const InetAddress& address, ConnectionFactory factory,
       address_(InetAddress::local_of(socket_.fd())),
       factory_(std::move(factory)),
       idle_timeout_(options.idle_timeout),
+      tls_(options.tls),
+      handshake_timeout_(options.handshake_timeout),
       timers_(timers),
       choose_(std::move(choose)),
       spare_fd_(open_spare()),
@@ -51,7 +53,9 @@ void Acceptor::handle_event(std::uint32_t /*events*/) {
       HandleSet& target = choose_ ? choose_() : *handle_set();
       factory_()->open(std::move(connection), target,
                        ConnectionOptions{.idle_timeout = idle_timeout_, .timers = timers_,
-                                         .slot = take_slot()});
+                                         .slot = take_slot(),
+                                         .tls = tls_,
+                                         .handshake_timeout = handshake_timeout_});
     } catch (const std::exception& error) {
       // Out of memory or epoll space, or a factory that does not make shared handlers: this
       // connection is dropped, the server keeps serving, and the log says why.

@@ -22,6 +22,7 @@ namespace lf {
 class HandleSet;
 class StreamConnection;
 class TimerService;
+class TlsContext;
 
 // A listener: its socket (reuse_port, backlog, v6_only: Socket's ListenSocketOptions) and its
 // policy for the connections it accepts (a value type, read by the Acceptor).
@@ -34,6 +35,12 @@ struct ListenOptions {
   // Open connections this listener keeps at most (0: no limit); beyond it a new connection is
   // closed at once and counted as rejected (Acceptor::rejected(), metrics).
   std::size_t max_connections = 0;
+  // Serve TLS with this context (null: plaintext). The same handler runs unchanged: on_connect()
+  // after the handshake, on_message() with the plaintext.
+  std::shared_ptr<TlsContext> tls{};
+  // A TLS handshake not complete after this long is abandoned and the connection closed
+  // (0: never).
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 // Picks the HandleSet a new connection registers with (the reactor model's round robin).
@@ -73,6 +80,8 @@ class Acceptor : public EventHandler {
   InetAddress address_;
   ConnectionFactory factory_;
   std::chrono::milliseconds idle_timeout_;
+  std::shared_ptr<TlsContext> tls_;
+  std::chrono::milliseconds handshake_timeout_;
   TimerService* timers_;
   HandleSetChooser choose_;
   UniqueFd spare_fd_;

@@ -2,10 +2,13 @@
 
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <utility>
+
+#include "lf/net/tls_session.h"
 
 namespace lf {
 
@@ -74,6 +77,63 @@ OutputQueue::WriteResult OutputQueue::write_to(int fd) {
       return {WriteStatus::kBlocked, written};
     } else if (errno != EINTR) {
       return {WriteStatus::kPeerGone, written};
+    }
+  }
+  return {WriteStatus::kEmptied, written};
+}
+
+namespace {
+// File bytes read per pread for TLS: four full records per read.
+constexpr std::size_t kTlsFileChunk = 64 * 1024;
+}  // namespace
+
+OutputQueue::WriteResult OutputQueue::write_to(TlsSession& tls) {
+  std::uint64_t written = 0;
+  while (!empty()) {
+    TlsSession::Result result{TlsSession::Status::kOk};
+    if (head_.readable_bytes() > 0) {
+      result = tls.write(head_.peek(), head_.readable_bytes());
+      if (result.status == TlsSession::Status::kOk) {
+        head_.retrieve(result.bytes);
+        bytes_ -= result.bytes;
+      }
+    } else {
+      // The stage holds the range's next bytes; the range advances only by what SSL_write took,
+      // so a write retried after a want starts with the same bytes, as OpenSSL requires.
+      FileRange& range = files_.front();
+      Buffer& stage = tls.file_stage();
+      if (stage.readable_bytes() == 0) {
+        const auto want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(range.remaining, kTlsFileChunk));
+        stage.ensure_writable(want);
+        const ssize_t n = ::pread(range.file.get(), stage.begin_write(), want,
+                                  static_cast<off_t>(range.offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return {WriteStatus::kFileEnded, written};  // short file, or unreadable
+        stage.has_written(static_cast<std::size_t>(n));
+      }
+      result = tls.write(stage.peek(), stage.readable_bytes());
+      if (result.status == TlsSession::Status::kOk) {
+        stage.retrieve(result.bytes);
+        range.offset += result.bytes;
+        range.remaining -= result.bytes;
+        if (range.remaining == 0) {
+          head_.swap(range.after);
+          files_.pop_front();
+          if (files_.empty()) stage = Buffer::unallocated();
+        }
+      }
+    }
+    switch (result.status) {
+      case TlsSession::Status::kOk:
+        written += result.bytes;
+        break;
+      case TlsSession::Status::kWantWrite:
+        return {WriteStatus::kBlocked, written};
+      case TlsSession::Status::kWantRead:
+        return {WriteStatus::kBlockedOnRead, written};
+      default:
+        return {WriteStatus::kTlsFailed, written};
     }
   }
   return {WriteStatus::kEmptied, written};

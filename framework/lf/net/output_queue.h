@@ -13,6 +13,8 @@
 
 namespace lf {
 
+class TlsSession;
+
 class OutputQueue {
  public:
   // How write_to() ended.
@@ -21,6 +23,8 @@ class OutputQueue {
     kBlocked,     // the socket is full (EAGAIN): write again once it is writable
     kPeerGone,    // EPIPE, ECONNRESET, ...: errno tells which
     kFileEnded,   // a file was shorter than its range: the rest cannot be sent
+    kBlockedOnRead,  // TLS: the write waits for the socket to become readable
+    kTlsFailed,      // TLS: the session failed (TlsSession::failure() says why)
   };
   struct WriteResult {
     WriteStatus status;
@@ -41,6 +45,9 @@ class OutputQueue {
   void splice(OutputQueue& other);
   // Writes to the socket `fd` what it takes, in order.
   [[nodiscard]] WriteResult write_to(int fd);
+  // The same through a TLS session (SSL_write); file ranges are read with pread(2) into the
+  // session's file stage and encrypted from there (no kernel TLS yet).
+  [[nodiscard]] WriteResult write_to(TlsSession& tls);
   // Drops everything and frees the storage.
   void clear() noexcept;
 

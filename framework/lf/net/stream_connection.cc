@@ -12,6 +12,7 @@
 
 #include "lf/log/log.h"
 #include "lf/metrics/metrics.h"
+#include "lf/net/tls_session.h"
 #include "lf/pattern/handle_set.h"
 #include "lf/timer/timer_service.h"
 
@@ -30,7 +31,13 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
   local_ = InetAddress::local_of(socket_.fd());
   peer_ = InetAddress::peer_of(socket_.fd());
   options_ = options;
-  if (options_.timers == nullptr) options_.idle_timeout = std::chrono::milliseconds(0);
+  if (options_.timers == nullptr) {
+    options_.idle_timeout = std::chrono::milliseconds(0);
+    options_.handshake_timeout = std::chrono::milliseconds(0);
+  }
+  // The SSL object keeps its own reference to the context.
+  if (options_.tls != nullptr) tls_ = std::make_unique<TlsSession>(*options_.tls, socket_.fd());
+  options_.tls.reset();
   timers_.attach(options_.timers);
   last_activity_ = last_touch_ = std::chrono::steady_clock::now();
   connected_.store(true, std::memory_order_release);
@@ -69,6 +76,8 @@ void StreamConnection::give_back_storage(Buffer& buffer, Buffer& spare) noexcept
     buffer.free_if_empty();
   }
 }
+
+StreamConnection::StreamConnection() = default;
 
 StreamConnection::~StreamConnection() { delete inbox_.load(std::memory_order_acquire); }
 
@@ -237,15 +246,19 @@ std::uint32_t StreamConnection::interest() const noexcept {
   if (closed_) return 0;
   std::uint32_t bits = 0;
   if (!reading_paused_ && !peer_closed_ && !reading_held_.load(std::memory_order_acquire)) {
-    bits |= EPOLLIN | EPOLLRDHUP;
+    bits |= read_events_;
   }
-  if (want_write_) bits |= EPOLLOUT;
+  if (want_write_) bits |= write_event_;
   return bits;
 }
 
 void StreamConnection::handle_event(std::uint32_t events) {
   if (closed_) return;  // a stale event, or work queued before the close
   if (!started_) {
+    if (tls_ != nullptr && !tls_->established()) {
+      if (!advance_handshake(events)) return;
+      events |= EPOLLIN;  // the client's first data may already wait behind its Finished
+    }
     started_ = true;
     if (options_.idle_timeout.count() > 0) {
       last_activity_ = last_touch_ = std::chrono::steady_clock::now();
@@ -270,10 +283,9 @@ void StreamConnection::handle_event(std::uint32_t events) {
   // Remembered: edge triggered, the kernel reports the FIN once, and a round may end (read
   // limit, backpressure, a pause) before the reads reach it.
   if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hangup_reported_ = true;
-  constexpr std::uint32_t kInputEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
   // A held connection still reads on a hang-up (epoll reports it whatever the interest, so
   // ignoring it would spin); what is left is bounded by the socket's receive buffer.
-  if ((events & kInputEvents) != 0 && !reading_paused_ && !peer_closed_ &&
+  if ((events & input_events_) != 0 && !reading_paused_ && !peer_closed_ &&
       (!held || (events & (EPOLLHUP | EPOLLERR)) != 0)) {
     read_input();
     if (closed_) return;
@@ -300,12 +312,12 @@ void StreamConnection::handle_event(std::uint32_t events) {
   if (output_done && !redeliver_input_.load(std::memory_order_acquire) &&
       !inbox_pending_.load(std::memory_order_acquire)) {
     if (peer_closed_ && (close_on_peer_close_ || write_shut_)) {
-      close_now();  // the peer finished and has all our answers
+      // The peer finished and has all our answers; TLS answers its close_notify (best effort).
+      if (tls_ != nullptr) (void)tls_->send_close_notify();
+      close_now();
       return;
     }
-    if (!write_shut_ && shutdown_requested_.load(std::memory_order_acquire)) {
-      socket_.shutdown_write();
-      write_shut_ = true;
+    if (!write_shut_ && shutdown_requested_.load(std::memory_order_acquire) && shut_write()) {
       if (peer_closed_) {
         close_now();  // half-closed both ways
         return;
@@ -323,6 +335,10 @@ void StreamConnection::handle_event(std::uint32_t events) {
 }
 
 void StreamConnection::read_input() {
+  if (tls_ != nullptr) {
+    read_tls_input();
+    return;
+  }
   // A short read (fewer bytes than asked) means the socket is drained. Level triggered
   // (kOneShot), anything left, such as a FIN queued behind the data, is reported again when the
   // handle is re-armed. Edge triggered, bytes or a FIN arriving after the read are a new edge
@@ -363,6 +379,108 @@ void StreamConnection::read_input() {
   notify(event::kReadable);
 }
 
+void StreamConnection::read_tls_input() {
+  // OpenSSL reads the socket record by record, so bytes may wait in the kernel behind a record
+  // it returned, and decrypted bytes inside OpenSSL: read until it wants more from the socket
+  // (it saw EAGAIN), edge triggered or not.
+  borrow_storage(input_, t_spare.input);
+  for (int i = 0; i < kMaxReadsPerRound; ++i) {
+    const TlsSession::Result result = tls_->read(input_);
+    switch (result.status) {
+      case TlsSession::Status::kOk:
+        read_events_ = EPOLLIN | EPOLLRDHUP;
+        input_events_ = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+        metrics::add(metrics::Counter::kBytesIn, result.bytes);
+        note_activity();
+        deliver_input();
+        if (closed_ || reading_paused_) return;
+        if (reading_held_.load(std::memory_order_acquire)) return;
+        flush_output();
+        if (closed_) return;
+        apply_backpressure();
+        if (reading_paused_) return;
+        continue;
+      case TlsSession::Status::kWantRead:
+        read_events_ = EPOLLIN | EPOLLRDHUP;
+        input_events_ = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+        return;
+      case TlsSession::Status::kWantWrite:
+        // A read that must write first (a TLS 1.3 key update answer): read again once writable.
+        read_events_ = EPOLLOUT | EPOLLRDHUP;
+        input_events_ = EPOLLOUT | EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+        return;
+      case TlsSession::Status::kClosed:
+        peer_closed_ = true;
+        on_peer_closed();
+        return;
+      case TlsSession::Status::kTruncated:
+        // After our close_notify a bare FIN is the usual answer; before it, the peer's data may
+        // have been cut short (a truncation attack looks the same): not a clean end, so
+        // on_peer_closed() does not run.
+        if (write_shut_) {
+          peer_closed_ = true;
+          on_peer_closed();
+          return;
+        }
+        LF_LOG_INFO("{}: TLS truncation: the peer closed without close_notify", peer_.to_string());
+        close_now();
+        return;
+      case TlsSession::Status::kFailed:
+        LF_LOG_WARN("{}: TLS read failed: {}, closing", peer_.to_string(), tls_->failure());
+        close_now();
+        return;
+    }
+  }
+  notify(event::kReadable);  // still readable after a full round
+}
+
+bool StreamConnection::advance_handshake(std::uint32_t events) {
+  // The handshake deadline uses the idle timer, which starts only after the handshake.
+  if ((events & event::kTimer) != 0 && idle_timer_fired_.exchange(false)) {
+    idle_timer_ = TimerId{};  // it fired: nothing to cancel
+    LF_LOG_WARN("{}: TLS handshake timed out after {} ms, closing", peer_.to_string(),
+                options_.handshake_timeout.count());
+    close_now();
+    return false;
+  }
+  if (draining_.load(std::memory_order_acquire)) {
+    close_now();  // the server is stopping and this peer has asked nothing yet
+    return false;
+  }
+  if (!idle_timer_.valid() && options_.handshake_timeout.count() > 0) {
+    start_idle_timer(options_.handshake_timeout);
+  }
+  switch (tls_->handshake()) {
+    case TlsSession::Status::kOk:
+      if (idle_timer_.valid()) options_.timers->cancel(std::exchange(idle_timer_, TimerId{}));
+      idle_timer_fired_.store(false);
+      read_events_ = EPOLLIN | EPOLLRDHUP;
+      LF_LOG_DEBUG("{}: TLS established: {}", peer_.to_string(), tls_->description());
+      return true;
+    case TlsSession::Status::kWantRead:
+      read_events_ = EPOLLIN | EPOLLRDHUP;
+      return false;
+    case TlsSession::Status::kWantWrite:
+      read_events_ = EPOLLOUT | EPOLLRDHUP;
+      return false;
+    default:
+      LF_LOG_WARN("{}: TLS handshake failed: {}", peer_.to_string(), tls_->failure());
+      close_now();
+      return false;
+  }
+}
+
+bool StreamConnection::shut_write() {
+  if (tls_ != nullptr && tls_->send_close_notify() == TlsSession::Status::kWantWrite) {
+    want_write_ = true;  // the next run tries again
+    write_event_ = EPOLLOUT;
+    return false;
+  }
+  socket_.shutdown_write();
+  write_shut_ = true;
+  return true;
+}
+
 void StreamConnection::deliver_input() {
   on_message(input_);
   if (closed_) return;
@@ -398,7 +516,8 @@ bool StreamConnection::write_output() {
     return false;
   }
   const std::uint64_t file_left = output_.first_file_remaining();
-  const OutputQueue::WriteResult result = output_.write_to(socket_.fd());
+  const OutputQueue::WriteResult result =
+      tls_ == nullptr ? output_.write_to(socket_.fd()) : output_.write_to(*tls_);
   publish_output_size();
   if (result.written > 0) {
     metrics::add(metrics::Counter::kBytesOut, result.written);
@@ -411,6 +530,15 @@ bool StreamConnection::write_output() {
       return true;
     case OutputQueue::WriteStatus::kBlocked:
       want_write_ = true;
+      write_event_ = EPOLLOUT;
+      return false;
+    case OutputQueue::WriteStatus::kBlockedOnRead:
+      want_write_ = true;
+      write_event_ = EPOLLIN;  // TLS: the write goes on once the socket is readable
+      return false;
+    case OutputQueue::WriteStatus::kTlsFailed:
+      LF_LOG_WARN("{}: TLS write failed: {}, closing", peer_.to_string(), tls_->failure());
+      close_now();
       return false;
     case OutputQueue::WriteStatus::kFileEnded:
       // The file is shorter than promised: what was promised cannot be sent.
@@ -549,11 +677,14 @@ void StreamConnection::close_now() {
   options_.slot.reset();
   // Out of epoll before the fd number can be reused by another connection.
   if (HandleSet* set = handle_set()) set->remove_handle(*this);
+  if (tls_ != nullptr) tls_->release();  // OpenSSL's state and buffers go now, not with `this`
   socket_.close();
   Buffer::unallocated().swap(input_);
   want_write_ = false;
   metrics::add(metrics::Counter::kConnectionsClosed);
-  on_close();
+  // A TLS connection whose handshake never completed was never the handler's: no on_connect(),
+  // so no on_close() either.
+  if (started_ || tls_ == nullptr) on_close();
 }
 
 }  // namespace lf

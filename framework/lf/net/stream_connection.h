@@ -31,13 +31,19 @@
 namespace lf {
 
 class TimerService;
+class TlsContext;
+class TlsSession;
 
 // What open() gives a connection (a value type, copied at open()).
 struct ConnectionOptions {
   std::chrono::milliseconds idle_timeout{0};  // close after this long without traffic (0: never)
-  TimerService* timers = nullptr;             // required for the idle timeout
+  TimerService* timers = nullptr;             // required for the idle and handshake timeouts
   // Held while the connection is open, released when it closes (the Acceptor's connection count).
   std::shared_ptr<void> slot{};
+  // Serve TLS with this context (null: plaintext): the handshake comes first, then on_connect().
+  std::shared_ptr<TlsContext> tls{};
+  // A TLS handshake not complete after this long is abandoned (0: never).
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 class StreamConnection : public EventHandler {
@@ -47,7 +53,8 @@ class StreamConnection : public EventHandler {
   // cannot make the server buffer without bound.
   static constexpr std::size_t kDefaultHighWaterMark = 64 * 1024 * 1024;
 
-  StreamConnection() = default;
+  // Out of line: TlsSession is complete only in the .cc.
+  StreamConnection();
   ~StreamConnection() override;
 
   // The send calls return true when the data was queued (or there was nothing to send) and false
@@ -102,6 +109,8 @@ class StreamConnection : public EventHandler {
   // Set before the connection is opened (e.g. in the constructor) or from its own hooks.
   void set_high_water_mark(std::size_t bytes) noexcept { high_water_mark_ = bytes; }
   [[nodiscard]] std::size_t high_water_mark() const noexcept { return high_water_mark_; }
+  // Whether the connection speaks TLS (set at open()).
+  [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
   // Valid once opened.
   [[nodiscard]] const InetAddress& local_address() const noexcept { return local_; }
   [[nodiscard]] const InetAddress& peer_address() const noexcept { return peer_; }
@@ -131,12 +140,14 @@ class StreamConnection : public EventHandler {
   void handle_exception(std::string_view what) final;
 
  protected:
+  // Runs first, once; over TLS, once the handshake is complete.
   virtual void on_connect() {}
   // New bytes arrived; consume what you can from `input` and leave the rest for the next call.
   virtual void on_message(Buffer& input) = 0;
   // The peer closed its side (read returned EOF); all its bytes were passed to on_message().
   virtual void on_peer_closed() {}
-  // The connection is closed (the socket is gone); no hook runs after this one.
+  // The connection is closed (the socket is gone); no hook runs after this one. Not run for a
+  // TLS connection whose handshake failed: the handler never saw it (no on_connect() either).
   virtual void on_close() {}
   // All queued output has been written to the socket.
   virtual void on_write_complete() {}
@@ -184,6 +195,14 @@ class StreamConnection : public EventHandler {
 
   // Reads and delivers what the socket holds.
   void read_input();
+  // The same through TLS: decrypts until OpenSSL wants more from the socket.
+  void read_tls_input();
+  // Runs the TLS handshake as far as the socket allows; true once it is complete. Closes (with
+  // a log line) on failure, on the handshake timeout, or when the server stops meanwhile.
+  bool advance_handshake(std::uint32_t events);
+  // Sends our end of the stream (TLS: close_notify, then the FIN). False while close_notify
+  // waits for room in the socket.
+  bool shut_write();
   // Runs on_message() on the buffered input, then pauses reading if the output went over the mark.
   void deliver_input();
   // Writes the output and runs on_write_complete() for as long as it refills the output. True
@@ -233,6 +252,8 @@ class StreamConnection : public EventHandler {
   ConnectionTimers timers_{*this};
 
   Socket socket_;
+  // TLS, when the listener serves it: the socket is read and written through it.
+  std::unique_ptr<TlsSession> tls_;
   InetAddress local_;
   InetAddress peer_;
   std::size_t high_water_mark_ = kDefaultHighWaterMark;
@@ -254,6 +275,13 @@ class StreamConnection : public EventHandler {
   bool want_write_ = false;      // output left after EAGAIN: watch EPOLLOUT
   bool hangup_reported_ = false; // an event said the peer closed: read to EOF
   bool drain_hook_due_ = false;  // handle_drain() ran; on_drain() waits for the answers owed
+  // What the transport waits for. Plaintext: readable to read, writable to write. TLS may turn
+  // them around (a read that must write first, a write that must read first), so interest()
+  // and handle_event() use these instead of constants.
+  std::uint32_t read_events_ = EPOLLIN | EPOLLRDHUP;  // watched while reading
+  std::uint32_t write_event_ = EPOLLOUT;              // watched while output is owed
+  // Events that make handle_event() read.
+  std::uint32_t input_events_ = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 
   // Idle timeout; written at open(), then used by the processing thread only.
   ConnectionOptions options_;

@@ -1,0 +1,150 @@
+#include "lf/net/tls_session.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "lf/net/tls_context.h"
+#include "lf/net/tls_error.h"
+
+namespace lf {
+
+namespace {
+// A TLS record carries at most 16 KiB of plaintext: room for one lets SSL_read hand over a whole
+// record per call instead of keeping a remainder.
+constexpr std::size_t kRecordPlaintext = 16 * 1024;
+}  // namespace
+
+std::string tls_error_string() {
+  std::string text;
+  char line[256];
+  while (const unsigned long code = ERR_get_error()) {
+    ERR_error_string_n(code, line, sizeof line);
+    if (!text.empty()) text.append("; ");
+    text.append(line);
+  }
+  return text.empty() ? std::string("no error reported") : text;
+}
+
+TlsSession::TlsSession(const TlsContext& context, int fd) : ssl_(SSL_new(context.native_handle())) {
+  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd) != 1) {
+    const std::string why = tls_error_string();
+    SSL_free(ssl_);
+    throw std::runtime_error(fmt::format("TLS: cannot create a session: {}", why));
+  }
+  SSL_set_accept_state(ssl_);
+}
+
+TlsSession::~TlsSession() { release(); }
+
+void TlsSession::release() noexcept {
+  SSL_free(ssl_);
+  ssl_ = nullptr;
+  failed_ = true;
+  file_stage_ = Buffer::unallocated();
+}
+
+TlsSession::Status TlsSession::handshake() {
+  if (failed_) return Status::kFailed;
+  errno = 0;  // an EOF sets none: classify() must not see a stale one
+  const int ret = SSL_do_handshake(ssl_);
+  if (ret == 1) {
+    established_ = true;
+    return Status::kOk;
+  }
+  return classify(ret);
+}
+
+TlsSession::Result TlsSession::read(Buffer& input) {
+  if (failed_) return {Status::kFailed};
+  input.ensure_writable(kRecordPlaintext);
+  std::size_t n = 0;
+  errno = 0;
+  const int ret = SSL_read_ex(ssl_, input.begin_write(), input.writable_bytes(), &n);
+  if (ret == 1) {
+    input.has_written(n);
+    return {Status::kOk, n};
+  }
+  return {classify(ret)};
+}
+
+TlsSession::Result TlsSession::write(const char* data, std::size_t size) {
+  if (failed_) return {Status::kFailed};
+  std::size_t n = 0;
+  errno = 0;
+  const int ret = SSL_write_ex(ssl_, data, size, &n);
+  if (ret == 1) return {Status::kOk, n};
+  return {classify(ret)};
+}
+
+TlsSession::Status TlsSession::send_close_notify() {
+  if (!can_close_cleanly()) return Status::kOk;
+  // 0: sent, the peer's close_notify not seen yet; 1: both sent. Either way ours is out; reads
+  // go on until the peer's arrives.
+  const int ret = SSL_shutdown(ssl_);
+  if (ret >= 0) {
+    close_notify_sent_ = true;
+    return Status::kOk;
+  }
+  const Status status = classify(ret);
+  if (status == Status::kWantWrite || status == Status::kWantRead) return Status::kWantWrite;
+  close_notify_sent_ = true;  // failed: nothing more will be sent
+  return Status::kOk;
+}
+
+TlsSession::Status TlsSession::classify(int ret) {
+  const int saved_errno = errno;
+  switch (SSL_get_error(ssl_, ret)) {
+    case SSL_ERROR_WANT_READ:
+      return Status::kWantRead;
+    case SSL_ERROR_WANT_WRITE:
+      return Status::kWantWrite;
+    case SSL_ERROR_ZERO_RETURN:
+      return Status::kClosed;
+    case SSL_ERROR_SYSCALL:
+      failed_ = true;
+      ERR_clear_error();
+      if (saved_errno == 0) {
+        failure_ = "the peer closed the connection";
+        return Status::kTruncated;
+      }
+      failure_ = std::strerror(saved_errno);
+      return Status::kFailed;
+    case SSL_ERROR_SSL: {
+      failed_ = true;
+      // OpenSSL 3 reports an EOF without close_notify as this error (SSL_OP_IGNORE_UNEXPECTED_EOF
+      // is off on purpose: a truncation must not pass for a clean end).
+      if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        failure_ = "the peer closed the connection";
+        return Status::kTruncated;
+      }
+      failure_ = tls_error_string();
+      return Status::kFailed;
+    }
+    default:
+      failed_ = true;
+      failure_ = tls_error_string();
+      return Status::kFailed;
+  }
+}
+
+std::string TlsSession::description() const {
+  if (ssl_ == nullptr) return "closed";
+  return fmt::format("{} {}", SSL_get_version(ssl_), SSL_get_cipher_name(ssl_));
+}
+
+std::string TlsSession::alpn() const {
+  if (ssl_ == nullptr) return {};
+  const unsigned char* name = nullptr;
+  unsigned int size = 0;
+  SSL_get0_alpn_selected(ssl_, &name, &size);
+  return name == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(name), size);
+}
+
+}  // namespace lf

@@ -1,0 +1,95 @@
+// Internal. TlsSession: one connection's TLS state (an OpenSSL SSL object) over the connection's
+// non-blocking socket; StreamConnection uses it in place of plain reads and writes when its
+// listener has a TlsContext. Not thread safe: the connection's running thread owns it.
+//
+// OpenSSL reads and writes the socket itself (SSL_set_fd) rather than through memory BIOs: no
+// extra copy and no extra buffers per connection, and its wants map directly onto epoll. An
+// operation that cannot go on says what it waits for (kWantRead: the socket to become readable,
+// kWantWrite: writable); OpenSSL has then seen EAGAIN, so an edge-triggered handle gets a new
+// edge when that changes. A read may want write (a key update's answer) and a write may want
+// read; the connection watches for what is wanted, not for what it was doing.
+//
+// Writes go out with write(2), which raises SIGPIPE on a closed socket: the Server ignores
+// SIGPIPE (lf/base/signals.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lf/net/buffer.h"
+
+struct ssl_st;
+
+namespace lf {
+
+class TlsContext;
+
+class TlsSession {
+ public:
+  enum class Status {
+    kOk,
+    kWantRead,   // wait until the socket is readable, then call again
+    kWantWrite,  // wait until the socket is writable, then call again
+    kClosed,     // the peer sent close_notify: a clean end of its data
+    kTruncated,  // the peer closed the TCP connection without close_notify
+    kFailed,     // a protocol or socket error: failure() says which; the session is unusable
+  };
+  struct Result {
+    Status status;
+    std::size_t bytes = 0;  // moved, when kOk
+  };
+
+  // A server-side session on the connected socket `fd` (not owned). Throws std::runtime_error
+  // if OpenSSL cannot create it.
+  TlsSession(const TlsContext& context, int fd);
+  ~TlsSession();
+  TlsSession(const TlsSession&) = delete;
+  TlsSession& operator=(const TlsSession&) = delete;
+
+  // Drives the handshake: kOk once it is complete, else what it waits for, or a failure.
+  [[nodiscard]] Status handshake();
+  [[nodiscard]] bool established() const noexcept { return established_; }
+  // Decrypts into `input` (growing it to take a full record). kOk with the bytes read.
+  [[nodiscard]] Result read(Buffer& input);
+  // Encrypts and sends from `data` (size > 0). kOk with the bytes taken, possibly fewer than
+  // `size`. After a want, the next call must start with the same bytes (the output queue keeps
+  // them at its head until they are taken).
+  [[nodiscard]] Result write(const char* data, std::size_t size);
+  // Sends close_notify (once). kOk once it is sent, kWantWrite while the socket is full; a
+  // failed session sends nothing and reports kOk (there is nothing cleaner to do).
+  [[nodiscard]] Status send_close_notify();
+  // Whether close_notify may still be sent: established, not failed, not sent yet.
+  [[nodiscard]] bool can_close_cleanly() const noexcept {
+    return established_ && !failed_ && !close_notify_sent_;
+  }
+
+  // Why the last operation failed (kFailed, kTruncated): OpenSSL's reasons or the socket's.
+  [[nodiscard]] const std::string& failure() const noexcept { return failure_; }
+  // The protocol and cipher after the handshake ("TLSv1.3 TLS_AES_128_GCM_SHA256").
+  [[nodiscard]] std::string description() const;
+  // The ALPN protocol chosen (empty if none).
+  [[nodiscard]] std::string alpn() const;
+
+  // File bytes read for sending (send_file without kernel TLS): they stay here until SSL_write
+  // takes them, so a retried write starts with the same bytes. Holds the bytes at the head of
+  // the first file range; empty between files.
+  [[nodiscard]] Buffer& file_stage() noexcept { return file_stage_; }
+
+  // Frees OpenSSL's state (at close): the session only answers kFailed afterwards.
+  void release() noexcept;
+
+ private:
+  // Maps the result `ret` of an SSL call onto a Status, recording a failure.
+  Status classify(int ret);
+
+  ssl_st* ssl_;
+  bool established_ = false;
+  bool failed_ = false;
+  bool close_notify_sent_ = false;
+  std::string failure_;
+  Buffer file_stage_ = Buffer::unallocated();
+};
+
+}  // namespace lf

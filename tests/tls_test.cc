@@ -1,0 +1,361 @@
+// TLS on a listener (ListenOptions::tls): a plaintext handler (lf::EchoConnection) served over TLS
+// to real clients: `openssl s_client` (TLS 1.3, 1.2; 1.1 refused) and Python's ssl module (a
+// 1 MiB round trip, close_notify both ways), and hostile ones: plaintext bytes on the TLS port, a
+// handshake that never finishes, a peer that closes without close_notify. The certificate is a
+// self-signed ECDSA P-256 one made by `openssl req` for each run. Every case checks its log line,
+// that the server still serves, and that the descriptors come back.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "lf/handlers/echo/echo_connection.h"
+#include "lf/handlers/http/http_connection.h"
+#include "lf/handlers/http/http_service.h"
+#include "lf/net/inet_address.h"
+#include "lf/net/tls_context.h"
+#include "lf/server.h"
+#include "support/models.h"
+#include "support/test_client.h"
+
+namespace lf {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A temporary directory with the test's certificate, key and client scripts; removed at the end.
+class TlsFiles {
+ public:
+  TlsFiles() {
+    char pattern[] = "/tmp/lf-tls-test.XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    const std::string made = test::run_shell(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+        "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+            key() + " -out " + cert(),
+        30);
+    // A second key, to show a mismatch is refused.
+    (void)test::run_shell("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out " +
+                        other_key(),
+                    30);
+    if (::access(cert().c_str(), R_OK) != 0 || ::access(other_key().c_str(), R_OK) != 0) {
+      throw std::runtime_error("openssl could not make a certificate: " + made);
+    }
+  }
+  ~TlsFiles() { (void)test::run_shell("rm -rf " + dir_, 10); }
+  TlsFiles(const TlsFiles&) = delete;
+  TlsFiles& operator=(const TlsFiles&) = delete;
+
+  [[nodiscard]] std::string cert() const { return dir_ + "/cert.pem"; }
+  [[nodiscard]] std::string key() const { return dir_ + "/key.pem"; }
+  [[nodiscard]] std::string other_key() const { return dir_ + "/other-key.pem"; }
+  [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
+  // Writes `text` to a file in the directory and returns its path.
+  [[nodiscard]] std::string write(const std::string& name, const std::string& text) const {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+ private:
+  std::string dir_;
+};
+
+// Says goodbye and half-closes as soon as it is connected: close_notify must follow the bytes.
+class Goodbye : public StreamConnection {
+ protected:
+  void on_connect() override {
+    send("bye\n");
+    shutdown();
+  }
+  void on_message(Buffer& input) override { input.retrieve_all(); }
+};
+
+class TlsTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!test::installed("openssl")) return;
+    files_ = std::make_unique<TlsFiles>();
+  }
+  static void TearDownTestSuite() { files_.reset(); }
+
+  void SetUp() override {
+    if (files_ == nullptr) GTEST_SKIP() << "openssl is not installed";
+  }
+
+  // A server with one TLS listener of Handler on 127.0.0.1; returns its address.
+  template <typename Handler = EchoConnection, typename... Args>
+  InetAddress start(ListenOptions listen = {}, Args... args) {
+    ServerOptions options;
+    options.threads = 2;
+    options.handle_signals = false;
+    options.model = model_;
+    server_ = std::make_unique<Server>(options);
+    listen.tls = TlsContext::create(TlsOptions{.cert_chain_file = files_->cert(),
+                                               .key_file = files_->key(),
+                                               .alpn = {}});
+    const InetAddress address =
+        server_->listen<Handler>(InetAddress(0, /*loopback=*/true), listen, args...);
+    server_->start();
+    fds_at_start_ = test::open_fd_count();
+    return address;
+  }
+  // Every connection closed: the descriptors are those of the idle server again.
+  void expect_fds_back() {
+    EXPECT_TRUE(test::wait_until([this] { return test::open_fd_count() == fds_at_start_; }))
+        << "open fds: " << test::open_fd_count() << ", at start: " << fds_at_start_;
+    EXPECT_TRUE(test::wait_until([this] { return server_->connections() == 0; }));
+  }
+  void stop() {
+    if (server_ == nullptr) return;
+    server_->stop();
+    server_->wait();
+    server_.reset();
+  }
+  void TearDown() override { stop(); }
+
+  // `openssl s_client` sends `line` with the given protocol flag and stays a second for the
+  // echo; its output (the session summary and what it received).
+  static std::string s_client(const InetAddress& address, const std::string& line,
+                              const std::string& flags) {
+    return test::run_shell("sh -c '(printf \"" + line + "\\n\"; sleep 1) | openssl s_client " +
+                               flags + " -no_ign_eof -CAfile " + files_->cert() +
+                               " -connect 127.0.0.1:" + std::to_string(address.port()) + "'",
+                           20);
+  }
+  // Runs a Python script (with PORT and CA set) and returns its output.
+  static std::string python(const std::string& name, const std::string& script,
+                            const InetAddress& address) {
+    const std::string path = files_->write(name, "PORT = " + std::to_string(address.port()) +
+                                                     "\nCA = '" + files_->cert() + "'\n" + script);
+    return test::run_shell("python3 " + path, 60);
+  }
+
+  static std::unique_ptr<TlsFiles> files_;
+  Model model_ = kDefaultModel;
+  std::unique_ptr<Server> server_;
+  std::size_t fds_at_start_ = 0;
+};
+
+std::unique_ptr<TlsFiles> TlsTest::files_;
+
+// The opening of every Python client: a context trusting the test's certificate, TLS 1.2+.
+constexpr const char* kPythonClient = R"(
+import hashlib, os, socket, ssl, sys, threading
+context = ssl.create_default_context(cafile=CA)
+context.minimum_version = ssl.TLSVersion.TLSv1_2
+def connect():
+    raw = socket.create_connection(('127.0.0.1', PORT), timeout=20)
+    return context.wrap_socket(raw, server_hostname='localhost', suppress_ragged_eofs=False)
+)";
+
+TEST_F(TlsTest, ContextNamesTheFileAndOpenSslsReasonWhenItCannotLoad) {
+  try {
+    (void)TlsContext::create(
+        TlsOptions{.cert_chain_file = "/nonexistent/cert.pem", .key_file = files_->key(), .alpn = {}});
+    FAIL() << "a missing certificate was accepted";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("/nonexistent/cert.pem"), std::string::npos)
+        << error.what();
+    EXPECT_NE(std::string(error.what()).find("No such file"), std::string::npos) << error.what();
+  }
+  try {
+    (void)TlsContext::create(TlsOptions{
+        .cert_chain_file = files_->cert(), .key_file = files_->other_key(), .alpn = {}});
+    FAIL() << "a key that does not match the certificate was accepted";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("does not match"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find(files_->other_key()), std::string::npos)
+        << error.what();
+  }
+  const std::string garbage = files_->write("garbage.pem", "not a certificate\n");
+  EXPECT_THROW((void)TlsContext::create(TlsOptions{
+                   .cert_chain_file = garbage, .key_file = files_->key(), .alpn = {}}),
+               std::runtime_error);
+}
+
+TEST_F(TlsTest, SClientEchoesOverTls13AndTls12) {
+  const InetAddress address = start();
+  const std::string tls13 = s_client(address, "hello over 1.3", "-tls1_3");
+  EXPECT_NE(tls13.find("TLSv1.3"), std::string::npos) << tls13;
+  EXPECT_NE(tls13.find("Verify return code: 0 (ok)"), std::string::npos) << tls13;
+  EXPECT_NE(tls13.find("hello over 1.3"), std::string::npos) << tls13;
+  const std::string tls12 = s_client(address, "hello over 1.2", "-tls1_2");
+  EXPECT_NE(tls12.find("TLSv1.2"), std::string::npos) << tls12;
+  EXPECT_NE(tls12.find("ECDHE-ECDSA-AES"), std::string::npos) << tls12;
+  EXPECT_NE(tls12.find("hello over 1.2"), std::string::npos) << tls12;
+  expect_fds_back();
+}
+
+TEST_F(TlsTest, Tls11IsRefusedAndTheServerGoesOn) {
+  const InetAddress address = start();
+  testing::internal::CaptureStderr();  // before log::init(), lines go to stderr at once
+  // SECLEVEL=0: OpenSSL 3's client would not even offer TLS 1.1 otherwise.
+  const std::string old =
+      s_client(address, "hello over 1.1", "-tls1_1 -cipher DEFAULT@SECLEVEL=0");
+  EXPECT_NE(old.find("alert protocol version"), std::string::npos) << old;
+  EXPECT_NE(old.find("Cipher is (NONE)"), std::string::npos) << old;
+  const std::string again = s_client(address, "still serving", "-tls1_3");
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(again.find("still serving"), std::string::npos) << again;
+  EXPECT_NE(log.find("TLS handshake failed"), std::string::npos) << log;
+  EXPECT_NE(log.find("unsupported protocol"), std::string::npos) << log;
+  expect_fds_back();
+}
+
+// The client writes 1 MiB before it reads: the echo fills the socket buffers, so the server's
+// SSL_write runs into EAGAIN and its output waits for EPOLLOUT (back-pressure through the
+// transport's wants) without a byte lost; then close_notify both ways (unwrap). One thread:
+// OpenSSL does not allow one SSL object to read and write from two threads at once.
+constexpr const char* kBulkRoundTrip = R"(
+s = connect()
+data = os.urandom(1 << 20)
+s.sendall(data)
+got = bytearray()
+while len(got) < len(data):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got.extend(chunk)
+print('version', s.version())
+print('match', hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest(), len(got))
+s.unwrap()  # our close_notify, then the server's
+print('unwrapped cleanly')
+)";
+
+TEST_F(TlsTest, PythonRoundTripsOneMebibyteAndBothSidesCloseCleanly) {
+  const InetAddress address = start();
+  const std::string out = python("bulk.py", std::string(kPythonClient) + kBulkRoundTrip, address);
+  EXPECT_NE(out.find("version TLSv1.3"), std::string::npos) << out;
+  EXPECT_NE(out.find("match True 1048576"), std::string::npos) << out;
+  EXPECT_NE(out.find("unwrapped cleanly"), std::string::npos) << out;
+  expect_fds_back();
+}
+
+// The handshake and the wants under every model: one-shot re-arming and edge-triggered epoll
+// see different events.
+class TlsEveryModel : public TlsTest, public testing::WithParamInterface<Model> {};
+
+TEST_P(TlsEveryModel, BulkEchoAndTls12) {
+  model_ = GetParam();
+  const InetAddress address = start();
+  const std::string out = python("bulk.py", std::string(kPythonClient) + kBulkRoundTrip, address);
+  EXPECT_NE(out.find("match True 1048576"), std::string::npos) << out;
+  EXPECT_NE(out.find("unwrapped cleanly"), std::string::npos) << out;
+  const std::string tls12 = s_client(address, "hello over 1.2", "-tls1_2");
+  EXPECT_NE(tls12.find("hello over 1.2"), std::string::npos) << tls12;
+  expect_fds_back();
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, TlsEveryModel, test::every_model(), test::model_param_name);
+
+TEST_F(TlsTest, CurlGetsARouteAndAStaticFileOverHttps) {
+  if (!test::installed("curl")) GTEST_SKIP() << "curl is not installed";
+  // 3 MiB and a bit: the static file goes out through send_file, so over TLS through pread and
+  // SSL_write in 64 KiB pieces, the last one short.
+  const std::string root = files_->dir() + "/www";
+  (void)test::run_shell("mkdir -p " + root + " && head -c 3145777 /dev/urandom > " + root + "/big.bin",
+                  10);
+  auto service = std::make_shared<HttpService>(HttpOptions{.root = root});
+  service->router().get("/hello", [](const HttpRequest&, HttpResponse& response) {
+    response.set_body("Hello, TLS!", "text/plain");
+  });
+  const InetAddress address =
+      start<HttpConnection>(ListenOptions{}, std::shared_ptr<const HttpService>(service));
+  const std::string port = std::to_string(address.port());
+  const std::string curl = "curl -sS --http1.1 --cacert " + files_->cert() + " --resolve localhost:" +
+                           port + ":127.0.0.1 https://localhost:" + port;
+  EXPECT_EQ(test::run_shell(curl + "/hello", 20), "Hello, TLS!");
+  const std::string sums = test::run_shell(
+      curl + "/big.bin | sha256sum | cut -c1-64; sha256sum " + root + "/big.bin | cut -c1-64", 30);
+  ASSERT_EQ(sums.size(), 130u) << sums;
+  EXPECT_EQ(sums.substr(0, 64), sums.substr(65, 64)) << "the file arrived changed";
+  expect_fds_back();
+}
+
+TEST_F(TlsTest, ShutdownSendsCloseNotifyAfterTheLastBytes) {
+  const InetAddress address = start<Goodbye>();
+  const std::string out = python("goodbye.py", std::string(kPythonClient) + R"(
+s = connect()
+got = b''
+try:
+    while True:
+        chunk = s.recv(100)
+        if not chunk:
+            print('clean end')  # close_notify: recv returns b'' (ragged EOFs raise instead)
+            break
+        got += chunk
+except ssl.SSLEOFError as error:
+    print('truncated', error)
+print('got', got)
+)",
+                                 address);
+  EXPECT_NE(out.find("got b'bye\\n'"), std::string::npos) << out;
+  EXPECT_NE(out.find("clean end"), std::string::npos) << out;
+  expect_fds_back();
+}
+
+TEST_F(TlsTest, PlaintextOnTheTlsPortIsLoggedAndClosed) {
+  const InetAddress address = start();
+  testing::internal::CaptureStderr();
+  {
+    test::TestClient client(address);
+    ASSERT_TRUE(client.send_all("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_TRUE(client.wait_for_close()) << "plaintext on the TLS port was not closed";
+  }
+  const std::string again = s_client(address, "still serving", "-tls1_3");
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(again.find("still serving"), std::string::npos) << again;
+  EXPECT_NE(log.find("TLS handshake failed"), std::string::npos) << log;
+  EXPECT_NE(log.find("127.0.0.1"), std::string::npos) << log;
+  expect_fds_back();
+}
+
+TEST_F(TlsTest, AHandshakeThatNeverFinishesIsClosedByTheHandshakeTimeout) {
+  ListenOptions listen;
+  listen.handshake_timeout = 300ms;
+  listen.idle_timeout = 60s;  // not this one: the handshake's own deadline closes it
+  const InetAddress address = start(listen);
+  testing::internal::CaptureStderr();
+  test::TestClient silent(address);
+  test::TestClient partial(address);
+  ASSERT_TRUE(partial.send_all(std::string("\x16\x03\x01\x02\x00", 5)));  // a record header only
+  const auto began = std::chrono::steady_clock::now();
+  EXPECT_TRUE(silent.wait_for_close());
+  EXPECT_TRUE(partial.wait_for_close());
+  const auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_LT(took, 5s);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("TLS handshake timed out after 300 ms"), std::string::npos) << log;
+  silent.close();
+  partial.close();
+  expect_fds_back();
+}
+
+TEST_F(TlsTest, APeerClosingWithoutCloseNotifyIsReportedAsATruncation) {
+  const InetAddress address = start();
+  testing::internal::CaptureStderr();
+  const std::string out = python("truncate.py", std::string(kPythonClient) + R"(
+s = connect()
+s.sendall(b'ping')
+print('echo', s.recv(4))
+raw = s.detach()  # the TCP socket, without sending close_notify
+raw.close()
+)",
+                                 address);
+  EXPECT_NE(out.find("echo b'ping'"), std::string::npos) << out;
+  EXPECT_TRUE(test::wait_until([this] { return server_->connections() == 0; }));
+  stop();  // the log line is written before the connection closes
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("TLS truncation: the peer closed without close_notify"), std::string::npos)
+      << log;
+}
+
+}  // namespace
+}  // namespace lf
