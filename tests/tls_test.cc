@@ -5,7 +5,6 @@
 // self-signed ECDSA P-256 one made by `openssl req` for each run. Every case checks its log line,
 // that the server still serves, and that the descriptors come back.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -41,9 +40,9 @@ class TlsFiles {
             key() + " -out " + cert(),
         30);
     // A second key, to show a mismatch is refused.
-    (void)test::run_shell("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out " +
-                        other_key(),
-                    30);
+    (void)test::run_shell(
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out " + other_key(),
+        30);
     if (::access(cert().c_str(), R_OK) != 0 || ::access(other_key().c_str(), R_OK) != 0) {
       throw std::runtime_error("openssl could not make a certificate: " + made);
     }
@@ -97,9 +96,8 @@ class TlsTest : public testing::Test {
     options.handle_signals = false;
     options.model = model_;
     server_ = std::make_unique<Server>(options);
-    listen.tls = TlsContext::create(TlsOptions{.cert_chain_file = files_->cert(),
-                                               .key_file = files_->key(),
-                                               .alpn = {}});
+    listen.tls = TlsContext::create(
+        TlsOptions{.cert_chain_file = files_->cert(), .key_file = files_->key(), .alpn = {}});
     const InetAddress address =
         server_->listen<Handler>(InetAddress(0, /*loopback=*/true), listen, args...);
     server_->start();
@@ -157,8 +155,8 @@ def connect():
 
 TEST_F(TlsTest, ContextNamesTheFileAndOpenSslsReasonWhenItCannotLoad) {
   try {
-    (void)TlsContext::create(
-        TlsOptions{.cert_chain_file = "/nonexistent/cert.pem", .key_file = files_->key(), .alpn = {}});
+    (void)TlsContext::create(TlsOptions{
+        .cert_chain_file = "/nonexistent/cert.pem", .key_file = files_->key(), .alpn = {}});
     FAIL() << "a missing certificate was accepted";
   } catch (const std::runtime_error& error) {
     EXPECT_NE(std::string(error.what()).find("/nonexistent/cert.pem"), std::string::npos)
@@ -166,8 +164,8 @@ TEST_F(TlsTest, ContextNamesTheFileAndOpenSslsReasonWhenItCannotLoad) {
     EXPECT_NE(std::string(error.what()).find("No such file"), std::string::npos) << error.what();
   }
   try {
-    (void)TlsContext::create(TlsOptions{
-        .cert_chain_file = files_->cert(), .key_file = files_->other_key(), .alpn = {}});
+    (void)TlsContext::create(
+        TlsOptions{.cert_chain_file = files_->cert(), .key_file = files_->other_key(), .alpn = {}});
     FAIL() << "a key that does not match the certificate was accepted";
   } catch (const std::runtime_error& error) {
     EXPECT_NE(std::string(error.what()).find("does not match"), std::string::npos) << error.what();
@@ -175,8 +173,8 @@ TEST_F(TlsTest, ContextNamesTheFileAndOpenSslsReasonWhenItCannotLoad) {
         << error.what();
   }
   const std::string garbage = files_->write("garbage.pem", "not a certificate\n");
-  EXPECT_THROW((void)TlsContext::create(TlsOptions{
-                   .cert_chain_file = garbage, .key_file = files_->key(), .alpn = {}}),
+  EXPECT_THROW((void)TlsContext::create(
+                   TlsOptions{.cert_chain_file = garbage, .key_file = files_->key(), .alpn = {}}),
                std::runtime_error);
 }
 
@@ -197,8 +195,7 @@ TEST_F(TlsTest, Tls11IsRefusedAndTheServerGoesOn) {
   const InetAddress address = start();
   testing::internal::CaptureStderr();  // before log::init(), lines go to stderr at once
   // SECLEVEL=0: OpenSSL 3's client would not even offer TLS 1.1 otherwise.
-  const std::string old =
-      s_client(address, "hello over 1.1", "-tls1_1 -cipher DEFAULT@SECLEVEL=0");
+  const std::string old = s_client(address, "hello over 1.1", "-tls1_1 -cipher DEFAULT@SECLEVEL=0");
   EXPECT_NE(old.find("alert protocol version"), std::string::npos) << old;
   EXPECT_NE(old.find("Cipher is (NONE)"), std::string::npos) << old;
   const std::string again = s_client(address, "still serving", "-tls1_3");
@@ -260,8 +257,8 @@ TEST_F(TlsTest, CurlGetsARouteAndAStaticFileOverHttps) {
   // 3 MiB and a bit: the static file goes out through send_file, so over TLS through pread and
   // SSL_write in 64 KiB pieces, the last one short.
   const std::string root = files_->dir() + "/www";
-  (void)test::run_shell("mkdir -p " + root + " && head -c 3145777 /dev/urandom > " + root + "/big.bin",
-                  10);
+  (void)test::run_shell(
+      "mkdir -p " + root + " && head -c 3145777 /dev/urandom > " + root + "/big.bin", 10);
   auto service = std::make_shared<HttpService>(HttpOptions{.root = root});
   service->router().get("/hello", [](const HttpRequest&, HttpResponse& response) {
     response.set_body("Hello, TLS!", "text/plain");
@@ -269,8 +266,8 @@ TEST_F(TlsTest, CurlGetsARouteAndAStaticFileOverHttps) {
   const InetAddress address =
       start<HttpConnection>(ListenOptions{}, std::shared_ptr<const HttpService>(service));
   const std::string port = std::to_string(address.port());
-  const std::string curl = "curl -sS --http1.1 --cacert " + files_->cert() + " --resolve localhost:" +
-                           port + ":127.0.0.1 https://localhost:" + port;
+  const std::string curl = "curl -sS --http1.1 --cacert " + files_->cert() +
+                           " --resolve localhost:" + port + ":127.0.0.1 https://localhost:" + port;
   EXPECT_EQ(test::run_shell(curl + "/hello", 20), "Hello, TLS!");
   const std::string sums = test::run_shell(
       curl + "/big.bin | sha256sum | cut -c1-64; sha256sum " + root + "/big.bin | cut -c1-64", 30);

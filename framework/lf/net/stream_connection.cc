@@ -35,9 +35,9 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
     options_.idle_timeout = std::chrono::milliseconds(0);
     options_.handshake_timeout = std::chrono::milliseconds(0);
   }
-  // The SSL object keeps its own reference to the context.
-  if (options_.tls != nullptr) tls_ = std::make_unique<TlsSession>(*options_.tls, socket_.fd());
-  options_.tls.reset();
+  if (options_.tls != nullptr) {
+    tls_ = std::make_unique<TlsSession>(std::move(options_.tls), socket_.fd());
+  }
   timers_.attach(options_.timers);
   last_activity_ = last_touch_ = std::chrono::steady_clock::now();
   connected_.store(true, std::memory_order_release);

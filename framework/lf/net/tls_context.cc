@@ -1,13 +1,12 @@
 #include "lf/net/tls_context.h"
 
+#include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <stdexcept>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "lf/net/tls_error.h"
 
@@ -39,8 +38,7 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_len,
                 const unsigned char* offered, unsigned int offered_len, void* arg) {
   const auto* wire = static_cast<const std::string*>(arg);
   unsigned char* chosen = nullptr;
-  if (SSL_select_next_proto(&chosen, out_len,
-                            reinterpret_cast<const unsigned char*>(wire->data()),
+  if (SSL_select_next_proto(&chosen, out_len, reinterpret_cast<const unsigned char*>(wire->data()),
                             static_cast<unsigned int>(wire->size()), offered,
                             offered_len) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_ALERT_FATAL;

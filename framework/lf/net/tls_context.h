@@ -16,7 +16,7 @@ namespace lf {
 
 struct TlsOptions {
   std::string cert_chain_file{};  // PEM: the server's certificate first, then its intermediates
-  std::string key_file{};        // PEM: the certificate's private key
+  std::string key_file{};         // PEM: the certificate's private key
   // ALPN protocols the server accepts, by preference ("h2", "http/1.1"); the server picks the
   // first of these the client offers. Empty: ALPN is not negotiated.
   std::vector<std::string> alpn{};

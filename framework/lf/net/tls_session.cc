@@ -1,13 +1,13 @@
 #include "lf/net/tls_session.h"
 
+#include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
-
-#include <fmt/format.h>
+#include <utility>
 
 #include "lf/net/tls_context.h"
 #include "lf/net/tls_error.h"
@@ -31,7 +31,8 @@ std::string tls_error_string() {
   return text.empty() ? std::string("no error reported") : text;
 }
 
-TlsSession::TlsSession(const TlsContext& context, int fd) : ssl_(SSL_new(context.native_handle())) {
+TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, int fd)
+    : context_(std::move(context)), ssl_(SSL_new(context_->native_handle())) {
   if (ssl_ == nullptr || SSL_set_fd(ssl_, fd) != 1) {
     const std::string why = tls_error_string();
     SSL_free(ssl_);

@@ -42,8 +42,8 @@ class TlsSession {
   };
 
   // A server-side session on the connected socket `fd` (not owned). Throws std::runtime_error
-  // if OpenSSL cannot create it.
-  TlsSession(const TlsContext& context, int fd);
+  // if OpenSSL cannot create it. Holds the context: its ALPN list is read during handshakes.
+  TlsSession(std::shared_ptr<const TlsContext> context, int fd);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -84,6 +84,7 @@ class TlsSession {
   // Maps the result `ret` of an SSL call onto a Status, recording a failure.
   Status classify(int ret);
 
+  std::shared_ptr<const TlsContext> context_;
   ssl_st* ssl_;
   bool established_ = false;
   bool failed_ = false;
