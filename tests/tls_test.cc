@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "lf/handlers/echo/echo_connection.h"
 #include "lf/handlers/http/http_connection.h"
@@ -332,6 +333,67 @@ TEST_F(TlsTest, AHandshakeThatNeverFinishesIsClosedByTheHandshakeTimeout) {
   EXPECT_NE(log.find("TLS handshake timed out after 300 ms"), std::string::npos) << log;
   silent.close();
   partial.close();
+  expect_fds_back();
+}
+
+TEST_F(TlsTest, AClientHelloSentByteByByteStillCompletesTheHandshake) {
+  // Every byte of the client's handshake is its own TCP segment: each read gives OpenSSL a
+  // fragment of a record, so the handshake wants read again and again before it completes.
+  const InetAddress address = start();
+  const std::string out = python("split.py", std::string(kPythonClient) + R"(
+import time
+raw = socket.create_connection(('127.0.0.1', PORT), timeout=20)
+raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = context.wrap_bio(incoming, outgoing, server_hostname='localhost')
+def pump_out():
+    data = outgoing.read()
+    for i in range(len(data)):
+        raw.send(data[i:i + 1])
+        time.sleep(0.0005)
+while True:
+    try:
+        tls.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        pump_out()
+        incoming.write(raw.recv(65536))
+pump_out()
+tls.write(b'split hello')
+pump_out()
+got = b''
+while len(got) < 11:
+    try:
+        got += tls.read(100)
+    except ssl.SSLWantReadError:
+        incoming.write(raw.recv(65536))
+print('version', tls.version(), 'echo', got)
+raw.close()
+)",
+                                 address);
+  EXPECT_NE(out.find("echo b'split hello'"), std::string::npos) << out;
+  expect_fds_back();
+}
+
+TEST_F(TlsTest, ManyAbandonedHandshakesReleaseEverything) {
+  ListenOptions listen;
+  listen.handshake_timeout = 500ms;
+  const InetAddress address = start(listen);
+  testing::internal::CaptureStderr();
+  {
+    // Half of them leave silently, half after the first bytes of a record; none finishes.
+    std::vector<std::unique_ptr<test::TestClient>> clients;
+    for (int i = 0; i < 200; ++i) {
+      clients.push_back(std::make_unique<test::TestClient>(address));
+      if (i % 2 == 1) ASSERT_TRUE(clients.back()->send_all(std::string("\x16\x03\x01", 3)));
+    }
+    for (int i = 0; i < 200; i += 4) clients[static_cast<std::size_t>(i)]->reset();
+  }  // the rest close now
+  EXPECT_TRUE(test::wait_until([this] { return server_->connections() == 0; }));
+  const std::string again = s_client(address, "still serving", "-tls1_3");
+  EXPECT_NE(again.find("still serving"), std::string::npos) << again;
+  const std::string log = testing::internal::GetCapturedStderr();  // its file counts as an fd
+  EXPECT_NE(log.find("TLS handshake failed"), std::string::npos) << log.substr(0, 2000);
   expect_fds_back();
 }
 
