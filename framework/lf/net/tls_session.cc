@@ -5,8 +5,8 @@
 #include <openssl/ssl.h>
 
 #include <cerrno>
-#include <cstring>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 
 #include "lf/net/tls_context.h"
@@ -50,9 +50,17 @@ void TlsSession::release() noexcept {
   file_stage_ = Buffer::unallocated();
 }
 
+void TlsSession::prepare_call() noexcept {
+  // SSL_get_error() reads the calling thread's error queue, which must be empty before the call:
+  // under Leader/Followers a thread runs many connections, and one's leftovers must not make
+  // another's want-read look like a failure. errno likewise: an EOF sets none.
+  ERR_clear_error();
+  errno = 0;
+}
+
 TlsSession::Status TlsSession::handshake() {
   if (failed_) return Status::kFailed;
-  errno = 0;  // an EOF sets none: classify() must not see a stale one
+  prepare_call();
   const int ret = SSL_do_handshake(ssl_);
   if (ret == 1) {
     established_ = true;
@@ -65,7 +73,7 @@ TlsSession::Result TlsSession::read(Buffer& input) {
   if (failed_) return {Status::kFailed};
   input.ensure_writable(kRecordPlaintext);
   std::size_t n = 0;
-  errno = 0;
+  prepare_call();
   const int ret = SSL_read_ex(ssl_, input.begin_write(), input.writable_bytes(), &n);
   if (ret == 1) {
     input.has_written(n);
@@ -77,7 +85,7 @@ TlsSession::Result TlsSession::read(Buffer& input) {
 TlsSession::Result TlsSession::write(const char* data, std::size_t size) {
   if (failed_) return {Status::kFailed};
   std::size_t n = 0;
-  errno = 0;
+  prepare_call();
   const int ret = SSL_write_ex(ssl_, data, size, &n);
   if (ret == 1) return {Status::kOk, n};
   return {classify(ret)};
@@ -87,6 +95,7 @@ TlsSession::Status TlsSession::send_close_notify() {
   if (!can_close_cleanly()) return Status::kOk;
   // 0: sent, the peer's close_notify not seen yet; 1: both sent. Either way ours is out; reads
   // go on until the peer's arrives.
+  prepare_call();
   const int ret = SSL_shutdown(ssl_);
   if (ret >= 0) {
     close_notify_sent_ = true;
@@ -114,7 +123,7 @@ TlsSession::Status TlsSession::classify(int ret) {
         failure_ = "the peer closed the connection";
         return Status::kTruncated;
       }
-      failure_ = std::strerror(saved_errno);
+      failure_ = std::system_category().message(saved_errno);  // thread safe, unlike strerror
       return Status::kFailed;
     case SSL_ERROR_SSL: {
       failed_ = true;

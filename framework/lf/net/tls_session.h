@@ -81,6 +81,8 @@ class TlsSession {
   void release() noexcept;
 
  private:
+  // Before every SSL call: empties this thread's OpenSSL error queue and errno.
+  static void prepare_call() noexcept;
   // Maps the result `ret` of an SSL call onto a Status, recording a failure.
   Status classify(int ret);
 
