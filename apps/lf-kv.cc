@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"lf-kv: Redis-protocol key-value store on the Leader/Followers pattern"};
   lf::app::CommonOptions options;
   lf::app::add_common_options(app, options, 6380);
+  lf::app::add_tls_options(app, options);
   CLI11_PARSE(app, argc, argv);
   return lf::app::run_program("lf-kv", options, [&](lf::Server& server) {
     auto store = std::make_shared<lf::KvStore>();
@@ -18,6 +19,11 @@ int main(int argc, char** argv) {
     const lf::InetAddress bound = server.listen<lf::KvConnection>(
         lf::app::listen_address(options), lf::app::listen_options(options), store,
         lf::KvOptions{});
+    if (!options.tls_cert.empty()) {
+      return fmt::format(
+          "lf-kv listening on {} (TLS); try: redis-cli --tls --cacert {} -p {} set greeting hello",
+          bound.to_string(), options.tls_cert, bound.port());
+    }
     return fmt::format("lf-kv listening on {}; try: redis-cli -p {} set greeting hello",
                        bound.to_string(), bound.port());
   });
