@@ -17,6 +17,8 @@
 #include "lf/handlers/echo/echo_connection.h"
 #include "lf/handlers/http/http_connection.h"
 #include "lf/handlers/http/http_service.h"
+#include "lf/handlers/kv/kv_connection.h"
+#include "lf/handlers/kv/kv_store.h"
 #include "lf/net/inet_address.h"
 #include "lf/net/tls_context.h"
 #include "lf/server.h"
@@ -274,6 +276,28 @@ TEST_F(TlsTest, CurlGetsARouteAndAStaticFileOverHttps) {
       curl + "/big.bin | sha256sum | cut -c1-64; sha256sum " + root + "/big.bin | cut -c1-64", 30);
   ASSERT_EQ(sums.size(), 130u) << sums;
   EXPECT_EQ(sums.substr(0, 64), sums.substr(65, 64)) << "the file arrived changed";
+  expect_fds_back();
+}
+
+// The kv handler, unchanged, over TLS to Redis's own tools: redis-cli --tls for single commands
+// and redis-benchmark --tls for 20 pipelining clients at once.
+TEST_F(TlsTest, RedisCliAndRedisBenchmarkTalkToTheKvStoreOverTls) {
+  if (!test::installed("redis-cli") || !test::installed("redis-benchmark")) {
+    GTEST_SKIP() << "redis-tools is not installed";
+  }
+  const InetAddress address =
+      start<KvConnection>(ListenOptions{}, std::make_shared<KvStore>(), KvOptions{});
+  const std::string tls = " --tls --cacert " + files_->cert() + " -h 127.0.0.1 -p " +
+                          std::to_string(address.port()) + " ";
+  EXPECT_EQ(test::run_shell("redis-cli" + tls + "set greeting hello", 20), "OK\n");
+  EXPECT_EQ(test::run_shell("redis-cli" + tls + "get greeting", 20), "hello\n");
+  const std::string benchmark =
+      test::run_shell("redis-benchmark" + tls + "-c 20 -n 20000 -P 16 -t set,get -q 2>&1", 120);
+  EXPECT_NE(benchmark.find("SET: "), std::string::npos) << benchmark;
+  EXPECT_NE(benchmark.find("GET: "), std::string::npos) << benchmark;
+  EXPECT_EQ(benchmark.find("rror"), std::string::npos) << benchmark;
+  EXPECT_EQ(test::run_shell("redis-cli" + tls + "dbsize", 20), "2\n")
+      << "the benchmark's key:__rand_int__ and greeting";
   expect_fds_back();
 }
 
