@@ -1,10 +1,13 @@
 // TLS on a listener (ListenOptions::tls): a plaintext handler (lf::EchoConnection) served over TLS
-// to real clients: `openssl s_client` (TLS 1.3, 1.2; 1.1 refused) and Python's ssl module (a
-// 1 MiB round trip, close_notify both ways), and hostile ones: plaintext bytes on the TLS port, a
-// handshake that never finishes, a peer that closes without close_notify. The certificate is a
-// self-signed ECDSA P-256 one made by `openssl req` for each run. Every case checks its log line,
-// that the server still serves, and that the descriptors come back.
+// to real clients: `openssl s_client` (TLS 1.3, 1.2; 1.1 refused; resumption), Python's ssl
+// module (a 1 MiB round trip, close_notify both ways), curl and Redis's tools, and hostile ones:
+// plaintext bytes on the TLS port, random bytes, damaged and cut records, a handshake that never
+// finishes, 1,000 abandoned handshakes, a peer that closes without close_notify. The certificate
+// is a self-signed ECDSA P-256 one made by `openssl req` for each run. Every case checks its log
+// line, that the server still serves, and that the descriptors come back; the TLS counters of
+// /metrics are checked where a case moves them. Also: the heap an idle TLS connection keeps.
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -19,11 +22,18 @@
 #include "lf/handlers/http/http_service.h"
 #include "lf/handlers/kv/kv_connection.h"
 #include "lf/handlers/kv/kv_store.h"
+#include "lf/metrics/metrics.h"
 #include "lf/net/inet_address.h"
 #include "lf/net/tls_context.h"
 #include "lf/server.h"
 #include "support/models.h"
 #include "support/test_client.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LF_MALLOC_REPLACED 1
+#else
+#define LF_MALLOC_REPLACED 0
+#endif
 
 namespace lf {
 namespace {
@@ -145,6 +155,18 @@ class TlsTest : public testing::Test {
 };
 
 std::unique_ptr<TlsFiles> TlsTest::files_;
+
+// A framework counter's growth from the moment this object is made.
+class CounterGrowth {
+ public:
+  explicit CounterGrowth(metrics::Counter counter)
+      : counter_(counter), start_(metrics::snapshot().get(counter)) {}
+  [[nodiscard]] std::uint64_t now() const { return metrics::snapshot().get(counter_) - start_; }
+
+ private:
+  metrics::Counter counter_;
+  std::uint64_t start_;
+};
 
 // The opening of every Python client: a context trusting the test's certificate, TLS 1.2+.
 constexpr const char* kPythonClient = R"(
@@ -271,11 +293,18 @@ TEST_F(TlsTest, CurlGetsARouteAndAStaticFileOverHttps) {
   const std::string port = std::to_string(address.port());
   const std::string curl = "curl -sS --http1.1 --cacert " + files_->cert() +
                            " --resolve localhost:" + port + ":127.0.0.1 https://localhost:" + port;
+  const CounterGrowth handshakes(metrics::Counter::kTlsHandshakes);
+  const CounterGrowth by_kernel(metrics::Counter::kTlsFilesByKernel);
+  const CounterGrowth by_copy(metrics::Counter::kTlsFilesByCopy);
   EXPECT_EQ(test::run_shell(curl + "/hello", 20), "Hello, TLS!");
   const std::string sums = test::run_shell(
       curl + "/big.bin | sha256sum | cut -c1-64; sha256sum " + root + "/big.bin | cut -c1-64", 30);
   ASSERT_EQ(sums.size(), 130u) << sums;
   EXPECT_EQ(sums.substr(0, 64), sums.substr(65, 64)) << "the file arrived changed";
+  EXPECT_EQ(handshakes.now(), 2u) << "one per curl";
+  // One file, counted by the way it went: by kernel TLS where the kernel offers it (not on
+  // machines without the tls module), else by pread + SSL_write.
+  EXPECT_EQ(by_kernel.now() + by_copy.now(), 1u);
   expect_fds_back();
 }
 
@@ -325,6 +354,7 @@ print('got', got)
 
 TEST_F(TlsTest, PlaintextOnTheTlsPortIsLoggedAndClosed) {
   const InetAddress address = start();
+  const CounterGrowth failures(metrics::Counter::kTlsHandshakeFailures);
   testing::internal::CaptureStderr();
   {
     test::TestClient client(address);
@@ -336,6 +366,7 @@ TEST_F(TlsTest, PlaintextOnTheTlsPortIsLoggedAndClosed) {
   EXPECT_NE(again.find("still serving"), std::string::npos) << again;
   EXPECT_NE(log.find("TLS handshake failed"), std::string::npos) << log;
   EXPECT_NE(log.find("127.0.0.1"), std::string::npos) << log;
+  EXPECT_EQ(failures.now(), 1u) << "lf_tls_handshake_failures_total";
   expect_fds_back();
 }
 
@@ -399,30 +430,136 @@ raw.close()
   expect_fds_back();
 }
 
-TEST_F(TlsTest, ManyAbandonedHandshakesReleaseEverything) {
+// A client that kept its session (a TLS 1.3 ticket, a TLS 1.2 ticket) resumes it: s_client says
+// "Reused", and /metrics counts two handshakes of which one resumed, for each version.
+TEST_F(TlsTest, AKeptSessionIsResumedAndCountedAsResumed) {
+  const InetAddress address = start();
+  for (const std::string version : {"-tls1_3", "-tls1_2"}) {
+    const CounterGrowth handshakes(metrics::Counter::kTlsHandshakes);
+    const CounterGrowth resumed(metrics::Counter::kTlsResumed);
+    const std::string session = files_->dir() + "/session" + version;
+    const std::string first = s_client(address, "first", version + " -sess_out " + session);
+    EXPECT_NE(first.find("New, TLSv1."), std::string::npos) << first;
+    const std::string second = s_client(address, "second", version + " -sess_in " + session);
+    EXPECT_NE(second.find("Reused, TLSv1."), std::string::npos) << second;
+    EXPECT_NE(second.find("second"), std::string::npos) << second;
+    EXPECT_EQ(handshakes.now(), 2u) << version;
+    EXPECT_EQ(resumed.now(), 1u) << version;
+  }
+  expect_fds_back();
+}
+
+TEST_F(TlsTest, AThousandAbandonedHandshakesReleaseEverything) {
+  constexpr int kClients = 1000;
+  if (test::raise_fd_limit(2 * kClients + 64) < 2 * kClients + 64) {
+    GTEST_SKIP() << "needs " << 2 * kClients + 64 << " file descriptors";
+  }
   ListenOptions listen;
   listen.handshake_timeout = 500ms;
   const InetAddress address = start(listen);
+  const CounterGrowth failures(metrics::Counter::kTlsHandshakeFailures);
   testing::internal::CaptureStderr();
   {
-    // Half of them leave silently, half after the first bytes of a record; none finishes.
+    // Half of them leave silently, half after the first bytes of a record; a quarter reset;
+    // none finishes.
     std::vector<std::unique_ptr<test::TestClient>> clients;
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < kClients; ++i) {
       clients.push_back(std::make_unique<test::TestClient>(address));
       if (i % 2 == 1) ASSERT_TRUE(clients.back()->send_all(std::string("\x16\x03\x01", 3)));
     }
-    for (int i = 0; i < 200; i += 4) clients[static_cast<std::size_t>(i)]->reset();
+    for (int i = 0; i < kClients; i += 4) clients[static_cast<std::size_t>(i)]->reset();
   }  // the rest close now
   EXPECT_TRUE(test::wait_until([this] { return server_->connections() == 0; }));
   const std::string again = s_client(address, "still serving", "-tls1_3");
   EXPECT_NE(again.find("still serving"), std::string::npos) << again;
   const std::string log = testing::internal::GetCapturedStderr();  // its file counts as an fd
   EXPECT_NE(log.find("TLS handshake failed"), std::string::npos) << log.substr(0, 2000);
+  // Every one failed, by a reset, an EOF or the deadline; none was served.
+  EXPECT_EQ(failures.now(), static_cast<std::uint64_t>(kClients));
   expect_fds_back();
+}
+
+// Hostile bytes, each on its own connection, while a good client stays connected: random bytes,
+// random bytes behind a handshake record's header, a record damaged after the handshake, and a
+// record cut short by a FIN. Each hostile connection is closed with its reason in the log; the
+// good one still echoes afterwards.
+TEST_F(TlsTest, RandomBytesAndDamagedOrCutRecordsCloseOnlyTheirOwnConnection) {
+  const InetAddress address = start();
+  testing::internal::CaptureStderr();
+  const std::string out = python("hostile.py", std::string(kPythonClient) + R"(
+def closed_by_server(raw):
+    raw.settimeout(10)
+    try:
+        while raw.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+def established():
+    # A session over memory BIOs, so the test can damage the records it sends.
+    raw = socket.create_connection(('127.0.0.1', PORT), timeout=20)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname='localhost')
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            incoming.write(raw.recv(65536))
+    raw.sendall(outgoing.read())
+    return raw, tls, outgoing
+
+good = connect()
+random_closed = 0
+for i in range(20):
+    raw = socket.create_connection(('127.0.0.1', PORT), timeout=20)
+    prefix = b'\x16\x03\x01\x02\x00' if i % 2 else b''
+    raw.sendall(prefix + os.urandom(4096))
+    random_closed += closed_by_server(raw)
+    raw.close()
+print('random bytes closed', random_closed)
+
+raw, tls, outgoing = established()
+tls.write(b'x' * 1000)
+record = bytearray(outgoing.read())
+record[len(record) // 2] ^= 0x55
+raw.sendall(bytes(record))
+print('damaged record closed', closed_by_server(raw))
+raw.close()
+
+raw, tls, outgoing = established()
+tls.write(b'y' * 1000)
+record = outgoing.read()
+raw.sendall(record[:len(record) // 2])
+raw.shutdown(socket.SHUT_WR)
+print('cut record closed', closed_by_server(raw))
+raw.close()
+
+good.sendall(b'still here')
+print('good echo', good.recv(100))
+good.unwrap()
+)",
+                                 address);
+  EXPECT_NE(out.find("random bytes closed 20"), std::string::npos) << out;
+  EXPECT_NE(out.find("damaged record closed True"), std::string::npos) << out;
+  EXPECT_NE(out.find("cut record closed True"), std::string::npos) << out;
+  EXPECT_NE(out.find("good echo b'still here'"), std::string::npos) << out;
+  EXPECT_TRUE(test::wait_until([this] { return server_->connections() == 0; }));
+  const std::string log = testing::internal::GetCapturedStderr();  // its file counts as an fd
+  expect_fds_back();
+  EXPECT_NE(log.find("TLS handshake failed"), std::string::npos) << log;
+  EXPECT_NE(log.find("TLS read failed"), std::string::npos) << log;
+  EXPECT_NE(log.find("bad record mac"), std::string::npos) << log;
+  EXPECT_NE(log.find("TLS truncation"), std::string::npos) << log;
 }
 
 TEST_F(TlsTest, APeerClosingWithoutCloseNotifyIsReportedAsATruncation) {
   const InetAddress address = start();
+  const CounterGrowth truncations(metrics::Counter::kTlsTruncations);
   testing::internal::CaptureStderr();
   const std::string out = python("truncate.py", std::string(kPythonClient) + R"(
 s = connect()
@@ -438,6 +575,76 @@ raw.close()
   const std::string log = testing::internal::GetCapturedStderr();
   EXPECT_NE(log.find("TLS truncation: the peer closed without close_notify"), std::string::npos)
       << log;
+  EXPECT_EQ(truncations.now(), 1u) << "lf_tls_truncations_total";
+}
+
+// The resident cost of an idle TLS connection (the target is 48 KiB): the server's heap growth
+// (glibc's mallinfo2, OpenSSL allocating through malloc) over 500 connections that each finished
+// a handshake and one echo, then stay open and silent. The clients are another process, so only
+// the server's memory is counted. SSL_MODE_RELEASE_BUFFERS gives the record buffers back once a
+// connection is idle; what stays is the SSL object, its session and the connection itself.
+TEST_F(TlsTest, AnIdleTlsConnectionKeepsUnder48KibibytesOfHeap) {
+  if (LF_MALLOC_REPLACED) GTEST_SKIP() << "the sanitizer's allocator does not feed mallinfo2";
+  constexpr int kClients = 500;
+  constexpr std::size_t kLimitPerConnection = 48 * 1024;
+  if (test::raise_fd_limit(kClients + 64) < kClients + 64) {
+    GTEST_SKIP() << "needs " << kClients + 64 << " file descriptors";
+  }
+  const InetAddress address = start();
+  const auto heap_in_use = [] {
+    const struct mallinfo2 info = ::mallinfo2();
+    return info.uordblks + info.hblkhd;
+  };
+  // One connection first, so every thread's first-use allocations are in the baseline.
+  const std::string warm = python("warm.py", std::string(kPythonClient) + R"(
+s = connect()
+s.sendall(b'warm')
+print('warm', s.recv(4))
+s.unwrap()
+)",
+                                  address);
+  ASSERT_NE(warm.find("warm b'warm'"), std::string::npos) << warm;
+  const std::size_t before = heap_in_use();
+  const std::string done = files_->dir() + "/idle-done";
+  const std::string script = files_->write(
+      "idle.py", "PORT = " + std::to_string(address.port()) + "\nCA = '" + files_->cert() +
+                     "'\nDONE = '" + done + "'\nCLIENTS = " + std::to_string(kClients) + "\n" +
+                     kPythonClient + R"(
+import time
+held = []
+for i in range(CLIENTS):
+    s = connect()
+    s.sendall(b'ping')
+    assert s.recv(4) == b'ping'
+    held.append(s)
+print('ready', flush=True)
+deadline = time.time() + 60
+while not os.path.exists(DONE) and time.time() < deadline:
+    time.sleep(0.05)
+)");
+  FILE* clients = ::popen(("python3 " + script).c_str(), "r");
+  ASSERT_NE(clients, nullptr);
+  char line[64] = {};
+  const bool ready =
+      std::fgets(line, sizeof line, clients) != nullptr && std::string(line).starts_with("ready");
+  std::size_t measured = 0;
+  if (ready) {
+    ASSERT_TRUE(test::wait_until([&] { return server_->connections() == kClients; }));
+    // The server gives a connection's buffers back just after its echo: a moment for the last.
+    const auto per_connection = [&] {
+      const std::size_t now = heap_in_use();
+      return now > before ? (now - before) / kClients : 0;
+    };
+    (void)test::wait_until([&] { return per_connection() <= kLimitPerConnection; }, 5s);
+    measured = per_connection();
+  }
+  std::ofstream(done) << "done";
+  ::pclose(clients);
+  ASSERT_TRUE(ready) << "the clients did not connect: " << line;
+  RecordProperty("heap_bytes_per_idle_tls_connection", std::to_string(measured));
+  std::printf("heap per idle TLS connection: %zu bytes\n", measured);
+  EXPECT_LE(measured, kLimitPerConnection) << "bytes of heap per idle TLS connection";
+  expect_fds_back();
 }
 
 }  // namespace

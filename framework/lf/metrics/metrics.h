@@ -22,22 +22,28 @@ enum class Counter : std::uint8_t {
   kIdleTimeouts,         // connections closed by the idle timeout
   kBytesIn,
   kBytesOut,
-  kEventsDispatched,     // handler runs
-  kPromotions,           // leader token handed to a follower
-  kHandOffs,             // events passed to another thread (post, lf-handoff's hand_off)
-  kStalls,               // a handler started while every thread was processing
+  kEventsDispatched,  // handler runs
+  kPromotions,        // leader token handed to a follower
+  kHandOffs,          // events passed to another thread (post, lf-handoff's hand_off)
+  kStalls,            // a handler started while every thread was processing
   kTimersFired,
   kLogMessagesDropped,
-  kHandlerExceptions,    // exceptions caught from handler hooks (the handler was closed)
-  kDrainTimeouts,        // connections still open at the drain deadline, closed
-  kThreadsStarted,       // ThreadSet threads started (at start, and by growth)
-  kThreadsExited,        // ThreadSet threads gone (stopped, or retired after idling)
-  kThreadsGrown,         // threads added because every thread was busy
-  kThreadsRetired,       // extra threads that left after idling
-  kConnectsStarted,      // outgoing connects (Connector), each counted once whatever its retries
-  kConnectsSettled,      // ... that connected, failed or were cancelled
-  kUdpHandlersOpened,    // UDP sockets bound by DatagramHandlers
+  kHandlerExceptions,  // exceptions caught from handler hooks (the handler was closed)
+  kDrainTimeouts,      // connections still open at the drain deadline, closed
+  kThreadsStarted,     // ThreadSet threads started (at start, and by growth)
+  kThreadsExited,      // ThreadSet threads gone (stopped, or retired after idling)
+  kThreadsGrown,       // threads added because every thread was busy
+  kThreadsRetired,     // extra threads that left after idling
+  kConnectsStarted,    // outgoing connects (Connector), each counted once whatever its retries
+  kConnectsSettled,    // ... that connected, failed or were cancelled
+  kUdpHandlersOpened,  // UDP sockets bound by DatagramHandlers
   kUdpHandlersClosed,
+  kTlsHandshakes,         // TLS handshakes completed, full or resumed
+  kTlsResumed,            // ... of which resumed an earlier session (ticket or session id)
+  kTlsHandshakeFailures,  // TLS handshakes that failed or timed out (the peer never got in)
+  kTlsTruncations,        // TLS peers that closed without close_notify
+  kTlsFilesByKernel,      // files sent over TLS by kernel TLS (SSL_sendfile: no user-space copy)
+  kTlsFilesByCopy,        // files sent over TLS by pread + SSL_write (no kernel TLS)
   kCount,
 };
 

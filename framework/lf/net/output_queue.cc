@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <utility>
 
+#include "lf/log/log.h"
+#include "lf/metrics/metrics.h"
 #include "lf/net/tls_session.h"
 
 namespace lf {
@@ -85,6 +88,24 @@ OutputQueue::WriteResult OutputQueue::write_to(int fd) {
 namespace {
 // File bytes read per pread for TLS: four full records per read.
 constexpr std::size_t kTlsFileChunk = 64 * 1024;
+// One SSL_sendfile call's most: bounded so that one large file does not hold the thread for long.
+constexpr std::size_t kMaxSendfileChunk = 1024 * 1024;
+
+// Counts a file sent over TLS, and says once per process and way which way files go: whether
+// kernel TLS is in use is a property of the kernel and the cipher, so an operator needs to see it.
+void count_tls_file(bool by_kernel) {
+  metrics::add(by_kernel ? metrics::Counter::kTlsFilesByKernel : metrics::Counter::kTlsFilesByCopy);
+  static std::atomic<bool> told_kernel{false};
+  static std::atomic<bool> told_copy{false};
+  if ((by_kernel ? told_kernel : told_copy).exchange(true, std::memory_order_relaxed)) return;
+  if (by_kernel) {
+    LF_LOG_INFO("TLS send_file: kernel TLS sends files (SSL_sendfile, no copy through user space)");
+  } else {
+    LF_LOG_INFO(
+        "TLS send_file: files are read and encrypted in user space (pread + SSL_write): kernel TLS "
+        "is not in use (the kernel's tls module is not loaded, or the cipher is not offloaded)");
+  }
+}
 }  // namespace
 
 OutputQueue::WriteResult OutputQueue::write_to(TlsSession& tls) {
@@ -98,26 +119,35 @@ OutputQueue::WriteResult OutputQueue::write_to(TlsSession& tls) {
         bytes_ -= result.bytes;
       }
     } else {
-      // The stage holds the range's next bytes; the range advances only by what SSL_write took,
-      // so a write retried after a want starts with the same bytes, as OpenSSL requires.
       FileRange& range = files_.front();
       Buffer& stage = tls.file_stage();
-      if (stage.readable_bytes() == 0) {
-        const auto want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(range.remaining, kTlsFileChunk));
-        stage.ensure_writable(want);
-        const ssize_t n = ::pread(range.file.get(), stage.begin_write(), want,
-                                  static_cast<off_t>(range.offset));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return {WriteStatus::kFileEnded, written};  // short file, or unreadable
-        stage.has_written(static_cast<std::size_t>(n));
+      const bool by_kernel = stage.readable_bytes() == 0 && tls.kernel_sends();
+      if (by_kernel) {
+        // The kernel reads the file and encrypts: nothing is staged, as with plain sendfile(2).
+        result = tls.send_file(
+            range.file.get(), range.offset,
+            static_cast<std::size_t>(std::min<std::uint64_t>(range.remaining, kMaxSendfileChunk)));
+      } else {
+        // The stage holds the range's next bytes; the range advances only by what SSL_write
+        // took, so a write retried after a want starts with the same bytes, as OpenSSL requires.
+        if (stage.readable_bytes() == 0) {
+          const auto want =
+              static_cast<std::size_t>(std::min<std::uint64_t>(range.remaining, kTlsFileChunk));
+          stage.ensure_writable(want);
+          const ssize_t n = ::pread(range.file.get(), stage.begin_write(), want,
+                                    static_cast<off_t>(range.offset));
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) return {WriteStatus::kFileEnded, written};  // short file, or unreadable
+          stage.has_written(static_cast<std::size_t>(n));
+        }
+        result = tls.write(stage.peek(), stage.readable_bytes());
+        if (result.status == TlsSession::Status::kOk) stage.retrieve(result.bytes);
       }
-      result = tls.write(stage.peek(), stage.readable_bytes());
       if (result.status == TlsSession::Status::kOk) {
-        stage.retrieve(result.bytes);
         range.offset += result.bytes;
         range.remaining -= result.bytes;
         if (range.remaining == 0) {
+          count_tls_file(by_kernel);
           head_.swap(range.after);
           files_.pop_front();
           if (files_.empty()) stage = Buffer::unallocated();

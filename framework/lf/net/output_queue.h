@@ -45,8 +45,10 @@ class OutputQueue {
   void splice(OutputQueue& other);
   // Writes to the socket `fd` what it takes, in order.
   [[nodiscard]] WriteResult write_to(int fd);
-  // The same through a TLS session (SSL_write); file ranges are read with pread(2) into the
-  // session's file stage and encrypted from there (no kernel TLS yet).
+  // The same through a TLS session (SSL_write). File ranges go by SSL_sendfile when the kernel
+  // encrypts for the session (kernel TLS); otherwise they are read with pread(2) into the
+  // session's file stage and encrypted from there. Each file sent is counted by the way it went
+  // (lf_tls_files_sent_by_{kernel,copy}_total).
   [[nodiscard]] WriteResult write_to(TlsSession& tls);
   // Drops everything and frees the storage.
   void clear() noexcept;

@@ -422,11 +422,13 @@ void StreamConnection::read_tls_input() {
           on_peer_closed();
           return;
         }
+        metrics::add(metrics::Counter::kTlsTruncations);
         LF_LOG_INFO("{}: TLS truncation: the peer closed without close_notify", peer_.to_string());
         close_now();
         return;
       case TlsSession::Status::kFailed:
-        LF_LOG_WARN("{}: TLS read failed: {}, closing", peer_.to_string(), tls_->failure());
+        // The peer's doing (a forged or damaged record, a reset): INFO, as for a failed handshake.
+        LF_LOG_INFO("{}: TLS read failed: {}, closing", peer_.to_string(), tls_->failure());
         close_now();
         return;
     }
@@ -438,7 +440,8 @@ bool StreamConnection::advance_handshake(std::uint32_t events) {
   // The handshake deadline uses the idle timer, which starts only after the handshake.
   if ((events & event::kTimer) != 0 && idle_timer_fired_.exchange(false)) {
     idle_timer_ = TimerId{};  // it fired: nothing to cancel
-    LF_LOG_WARN("{}: TLS handshake timed out after {} ms, closing", peer_.to_string(),
+    metrics::add(metrics::Counter::kTlsHandshakeFailures);
+    LF_LOG_INFO("{}: TLS handshake timed out after {} ms, closing", peer_.to_string(),
                 options_.handshake_timeout.count());
     close_now();
     return false;
@@ -455,7 +458,11 @@ bool StreamConnection::advance_handshake(std::uint32_t events) {
       if (idle_timer_.valid()) options_.timers->cancel(std::exchange(idle_timer_, TimerId{}));
       idle_timer_fired_.store(false);
       read_events_ = EPOLLIN | EPOLLRDHUP;
-      LF_LOG_DEBUG("{}: TLS established: {}", peer_.to_string(), tls_->description());
+      metrics::add(metrics::Counter::kTlsHandshakes);
+      if (tls_->resumed()) metrics::add(metrics::Counter::kTlsResumed);
+      LF_LOG_DEBUG("{}: TLS established: {}{}{}", peer_.to_string(), tls_->description(),
+                   tls_->resumed() ? ", resumed" : "",
+                   tls_->kernel_sends() ? ", kernel TLS sends" : "");
       return true;
     case TlsSession::Status::kWantRead:
       read_events_ = EPOLLIN | EPOLLRDHUP;
@@ -464,7 +471,10 @@ bool StreamConnection::advance_handshake(std::uint32_t events) {
       read_events_ = EPOLLOUT | EPOLLRDHUP;
       return false;
     default:
-      LF_LOG_WARN("{}: TLS handshake failed: {}", peer_.to_string(), tls_->failure());
+      // Scanners, old clients and port probes fail handshakes all day: the peer's doing, so INFO
+      // (as nginx does), and counted in lf_tls_handshake_failures_total for alerting.
+      metrics::add(metrics::Counter::kTlsHandshakeFailures);
+      LF_LOG_INFO("{}: TLS handshake failed: {}", peer_.to_string(), tls_->failure());
       close_now();
       return false;
   }
@@ -537,7 +547,7 @@ bool StreamConnection::write_output() {
       write_event_ = EPOLLIN;  // TLS: the write goes on once the socket is readable
       return false;
     case OutputQueue::WriteStatus::kTlsFailed:
-      LF_LOG_WARN("{}: TLS write failed: {}, closing", peer_.to_string(), tls_->failure());
+      LF_LOG_INFO("{}: TLS write failed: {}, closing", peer_.to_string(), tls_->failure());
       close_now();
       return false;
     case OutputQueue::WriteStatus::kFileEnded:

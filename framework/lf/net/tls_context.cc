@@ -67,7 +67,8 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsOptions& options) {
   // Renegotiation is a denial-of-service lever and a source of bugs; nothing here needs it.
   // Compression invites CRIME. An idle connection gives its read and write buffers back.
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                               (options.session_tickets ? 0 : SSL_OP_NO_TICKET));
+                               (options.session_tickets ? 0 : SSL_OP_NO_TICKET) |
+                               (options.kernel_tls ? SSL_OP_ENABLE_KTLS : 0));
   // Partial writes and a moving buffer: the output queue hands SSL_write whatever it holds at
   // the head, and retries with the same bytes (maybe more of them, maybe moved) after EAGAIN.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |

@@ -21,6 +21,10 @@ struct TlsOptions {
   // first of these the client offers. Empty: ALPN is not negotiated.
   std::vector<std::string> alpn{};
   bool session_tickets = true;  // stateless resumption (RFC 5077 / TLS 1.3 tickets)
+  // Lets OpenSSL hand the record layer to the kernel (Linux's tls module) after the handshake,
+  // where the kernel offers it: send_file then goes out by SSL_sendfile without a copy through
+  // user space. Where it does not, everything works the same in user space.
+  bool kernel_tls = true;
 };
 
 class TlsContext {

@@ -91,6 +91,18 @@ TlsSession::Result TlsSession::write(const char* data, std::size_t size) {
   return {classify(ret)};
 }
 
+bool TlsSession::kernel_sends() const noexcept {
+  return ssl_ != nullptr && BIO_get_ktls_send(SSL_get_wbio(ssl_)) != 0;
+}
+
+TlsSession::Result TlsSession::send_file(int fd, std::uint64_t offset, std::size_t size) {
+  if (failed_) return {Status::kFailed};
+  prepare_call();
+  const ossl_ssize_t ret = SSL_sendfile(ssl_, fd, static_cast<off_t>(offset), size, 0);
+  if (ret > 0) return {Status::kOk, static_cast<std::size_t>(ret)};
+  return {classify(static_cast<int>(ret))};
+}
+
 TlsSession::Status TlsSession::send_close_notify() {
   if (!can_close_cleanly()) return Status::kOk;
   // 0: sent, the peer's close_notify not seen yet; 1: both sent. Either way ours is out; reads
@@ -147,6 +159,10 @@ TlsSession::Status TlsSession::classify(int ret) {
 std::string TlsSession::description() const {
   if (ssl_ == nullptr) return "closed";
   return fmt::format("{} {}", SSL_get_version(ssl_), SSL_get_cipher_name(ssl_));
+}
+
+bool TlsSession::resumed() const noexcept {
+  return ssl_ != nullptr && SSL_session_reused(ssl_) == 1;
 }
 
 std::string TlsSession::alpn() const {

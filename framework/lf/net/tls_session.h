@@ -57,6 +57,12 @@ class TlsSession {
   // `size`. After a want, the next call must start with the same bytes (the output queue keeps
   // them at its head until they are taken).
   [[nodiscard]] Result write(const char* data, std::size_t size);
+  // Whether the kernel encrypts what this session sends (kernel TLS took over after the
+  // handshake): send_file() may then be used.
+  [[nodiscard]] bool kernel_sends() const noexcept;
+  // Sends `size` bytes of the file `fd` from `offset` through kernel TLS (SSL_sendfile): no copy
+  // through user space. Only when kernel_sends(). kOk with the bytes sent, possibly fewer.
+  [[nodiscard]] Result send_file(int fd, std::uint64_t offset, std::size_t size);
   // Sends close_notify (once). kOk once it is sent, kWantWrite while the socket is full; a
   // failed session sends nothing and reports kOk (there is nothing cleaner to do).
   [[nodiscard]] Status send_close_notify();
@@ -71,6 +77,9 @@ class TlsSession {
   [[nodiscard]] std::string description() const;
   // The ALPN protocol chosen (empty if none).
   [[nodiscard]] std::string alpn() const;
+  // Whether the handshake resumed an earlier session (a ticket or session id) instead of a full
+  // key exchange.
+  [[nodiscard]] bool resumed() const noexcept;
 
   // File bytes read for sending (send_file without kernel TLS): they stay here until SSL_write
   // takes them, so a retried write starts with the same bytes. Holds the bytes at the head of
