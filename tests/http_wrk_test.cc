@@ -4,10 +4,10 @@
 
 #include <iostream>
 #include <memory>
-#include <regex>
 #include <string>
 
 #include "http/http_test_util.h"
+#include "support/wrk.h"
 
 namespace lf::test {
 namespace {
@@ -21,20 +21,7 @@ TEST(HttpWrk, TenConnectionsOneSecondWithoutErrors) {
   HttpTestServer server(service);
   const CommandResult result = run_command("wrk -t1 -c10 -d1s " + server.url("/hello") + " 2>&1");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  // "  12345 requests in 1.00s, 1.23MB read"
-  std::smatch match;
-  ASSERT_TRUE(std::regex_search(result.output, match, std::regex(R"((\d+) requests in)")))
-      << result.output;
-  EXPECT_GT(std::stoul(match[1]), 0u) << result.output;
-  // wrk prints these lines only when something went wrong; all-zero counts are fine too.
-  if (std::regex_search(
-          result.output, match,
-          std::regex(R"(Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+))"))) {
-    for (std::size_t i = 1; i <= 4; ++i) EXPECT_EQ(match[i], "0") << result.output;
-  }
-  if (std::regex_search(result.output, match, std::regex(R"(Non-2xx or 3xx responses: (\d+))"))) {
-    EXPECT_EQ(match[1], "0") << result.output;
-  }
+  expect_wrk_ran_cleanly(result.output);
   std::cout << result.output;
 }
 
