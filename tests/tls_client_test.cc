@@ -116,19 +116,37 @@ class RecordingClient : public StreamConnection {
   std::string greeting_;
 };
 
-// A free port on 127.0.0.1 for a program that must be told one (the port is released again).
-std::uint16_t free_port() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    throw std::runtime_error("cannot find a free port");
+// A socket bound to a free port of 127.0.0.1; listening if asked to.
+class LoopbackSocket {
+ public:
+  explicit LoopbackSocket(bool listening) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        (listening && ::listen(fd_.get(), 4) != 0) ||
+        ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("cannot bind a socket on 127.0.0.1");
+    }
+    port_ = ntohs(address.sin_port);
   }
-  return ntohs(address.sin_port);
-}
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  [[nodiscard]] InetAddress address() const { return *InetAddress::parse("127.0.0.1", port_); }
+
+ private:
+  UniqueFd fd_;
+  std::uint16_t port_ = 0;
+};
+
+// A free port for a program that must be told one (released again at once).
+std::uint16_t free_port() { return LoopbackSocket(/*listening=*/false).port(); }
+
+// A listener nobody accepts from: the kernel completes TCP, then nothing speaks TLS.
+class SilentListener : public LoopbackSocket {
+ public:
+  SilentListener() : LoopbackSocket(/*listening=*/true) {}
+};
 
 class TlsClientTest : public testing::Test {
  protected:
@@ -290,22 +308,13 @@ TEST_F(TlsClientTest, RefusedCertificatesFailTheConnectWithTheReason) {
 
 TEST_F(TlsClientTest, AServerThatNeverAnswersTheHandshakeTimesOut) {
   server_->start();
-  // A listening socket nobody accepts from: the kernel completes TCP, nothing speaks TLS.
-  UniqueFd silent(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::bind(silent.get(), reinterpret_cast<sockaddr*>(&address), length), 0);
-  ASSERT_EQ(::listen(silent.get(), 4), 0);
-  ASSERT_EQ(::getsockname(silent.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const SilentListener silent;
   const std::size_t fds_at_start = test::open_fd_count();
   auto seen = std::make_shared<Seen>();
   ConnectOptions options;
   options.tls = client_context(files_->ca_cert());
   options.handshake_timeout = 300ms;
-  const ConnectHandle handle =
-      connect(*InetAddress::parse("127.0.0.1", ntohs(address.sin_port)), options, seen, "x");
+  const ConnectHandle handle = connect(silent.address(), options, seen, "x");
   EXPECT_EQ(handle.status(), ConnectStatus::kFailed);
   EXPECT_EQ(handle.error(), ETIMEDOUT);
   EXPECT_NE(handle.failure().find("timed out after 300 ms"), std::string::npos) << handle.failure();
@@ -315,22 +324,14 @@ TEST_F(TlsClientTest, AServerThatNeverAnswersTheHandshakeTimesOut) {
 // A cancel while the handshake is under way closes the connection; no handler, no report.
 TEST_F(TlsClientTest, ACancelDuringTheHandshakeClosesWithoutOnConnect) {
   server_->start();
-  UniqueFd silent(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::bind(silent.get(), reinterpret_cast<sockaddr*>(&address), length), 0);
-  ASSERT_EQ(::listen(silent.get(), 4), 0);
-  ASSERT_EQ(::getsockname(silent.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const SilentListener silent;
   const std::size_t fds_at_start = test::open_fd_count();
   auto seen = std::make_shared<Seen>();
   auto reported = std::make_shared<std::atomic<bool>>(false);
   ConnectOptions options;
   options.tls = client_context(files_->ca_cert());
   options.on_failure = [reported](const InetAddress&, int) { reported->store(true); };
-  ConnectHandle handle = server_->connect<RecordingClient>(
-      *InetAddress::parse("127.0.0.1", ntohs(address.sin_port)), options, seen, "x");
+  ConnectHandle handle = server_->connect<RecordingClient>(silent.address(), options, seen, "x");
   ASSERT_TRUE(test::wait_until([&] { return server_->connections() == 1; }));  // in handshake
   EXPECT_EQ(handle.status(), ConnectStatus::kPending);
   handle.cancel();
@@ -338,6 +339,28 @@ TEST_F(TlsClientTest, ACancelDuringTheHandshakeClosesWithoutOnConnect) {
   EXPECT_TRUE(test::wait_until([&] { return server_->connections() == 0; }));
   EXPECT_TRUE(test::wait_until([&] { return test::open_fd_count() == fds_at_start; }));
   EXPECT_FALSE(reported->load());
+  std::lock_guard lock(seen->mutex);
+  EXPECT_FALSE(seen->connected);
+}
+
+// The server stops while a handshake is under way: the connect is cancelled and on_failure hears
+// ECANCELED, as it does for a stop during the TCP connect.
+TEST_F(TlsClientTest, AServerStopDuringTheHandshakeReportsCancelled) {
+  server_->start();
+  const SilentListener silent;
+  auto seen = std::make_shared<Seen>();
+  auto reported = std::make_shared<std::atomic<int>>(0);
+  ConnectOptions options;
+  options.tls = client_context(files_->ca_cert());
+  options.on_failure = [reported](const InetAddress&, int error) { reported->store(error); };
+  const ConnectHandle handle =
+      server_->connect<RecordingClient>(silent.address(), options, seen, "x");
+  ASSERT_TRUE(test::wait_until([&] { return server_->connections() == 1; }));  // in handshake
+  server_->stop();
+  server_->wait();
+  server_.reset();
+  EXPECT_EQ(handle.status(), ConnectStatus::kCancelled);
+  EXPECT_EQ(reported->load(), ECANCELED);
   std::lock_guard lock(seen->mutex);
   EXPECT_FALSE(seen->connected);
 }

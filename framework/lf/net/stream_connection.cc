@@ -446,8 +446,9 @@ bool StreamConnection::advance_handshake(std::uint32_t events) {
     return false;
   }
   if (draining_.load(std::memory_order_acquire)) {
-    // The server is stopping and this peer has asked nothing yet.
-    abandon_handshake(ECANCELED, "the server stopped during the TLS handshake");
+    // The server is stopping and this peer has asked nothing yet (a connect waiting for the
+    // handshake hears ECANCELED from close_now()).
+    close_now();
     return false;
   }
   if (!idle_timer_.valid() && options_.handshake_timeout.count() > 0) {
