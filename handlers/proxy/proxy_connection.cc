@@ -37,6 +37,8 @@ void ProxyConnection::on_connect() {
   ConnectOptions connect;
   connect.timeout = options_.connect_timeout;
   connect.retries = options_.connect_retries;
+  connect.tls = options_.upstream_tls;
+  connect.server_name = options_.upstream_server_name;
   connect.on_failure = [weak](const InetAddress& address, int error) {
     LF_LOG_WARN("proxy: cannot connect to {}: {}", address.to_string(),
                 std::generic_category().message(error));

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "lf/net/buffer.h"
 #include "lf/net/connector.h"
@@ -23,6 +24,10 @@ struct ProxyOptions {
   std::size_t high_water_mark = 1024 * 1024;     // per side: pause the partner above this
   std::chrono::milliseconds connect_timeout{5000};
   int connect_retries = 2;
+  // Speak TLS to the upstream with this client context (TlsContext::create_client; null:
+  // plaintext), checking its certificate against upstream_server_name (empty: its IP address).
+  std::shared_ptr<TlsContext> upstream_tls{};
+  std::string upstream_server_name{};
 };
 
 class ProxyConnection : public StreamConnection {

@@ -16,6 +16,10 @@ ConnectStatus ConnectHandle::status() const {
 
 int ConnectHandle::error() const { return request_ ? request_->error() : 0; }
 
+std::string ConnectHandle::failure() const {
+  return request_ ? request_->failure() : std::string();
+}
+
 std::shared_ptr<StreamConnection> ConnectHandle::connection() const {
   return request_ ? request_->connection() : nullptr;
 }

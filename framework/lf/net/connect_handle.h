@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 namespace lf {
 
@@ -27,6 +28,9 @@ class ConnectHandle {
   [[nodiscard]] ConnectStatus status() const;
   // The errno value of a failure (ECONNREFUSED, ETIMEDOUT, ...), ECANCELED once cancelled, else 0.
   [[nodiscard]] int error() const;
+  // Why it failed, in words: over TLS, OpenSSL's reason ("the server's certificate was
+  // rejected: certificate has expired ..."); else error()'s text. Empty unless kFailed.
+  [[nodiscard]] std::string failure() const;
   // The established connection: null while pending, after a failure or a cancel, and once the
   // closed connection has been freed (the handle does not keep it alive; connected() tells
   // whether it is still open). Its thread-safe calls (send(), shutdown(), ...) may be used.

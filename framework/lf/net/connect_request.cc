@@ -1,6 +1,7 @@
 #include "lf/net/connect_request.h"
 
 #include <cerrno>
+#include <system_error>
 #include <utility>
 
 #include "lf/metrics/metrics.h"
@@ -83,13 +84,55 @@ bool ConnectRequest::establish(Socket socket) {
   // Opened under the lock, so that a cancel() either comes first (and no handler opens) or
   // finds the connect established. open() only registers the handle; on_connect() runs later,
   // on a server thread, so no hook runs under this lock.
-  connection->open(
-      std::move(socket), handle_set_,
-      ConnectionOptions{.idle_timeout = std::chrono::milliseconds(0), .timers = &timers_});
+  ConnectionOptions options{.idle_timeout = std::chrono::milliseconds(0), .timers = &timers_};
+  if (options_.tls != nullptr) {
+    options.tls = options_.tls;
+    options.handshake_timeout = options_.handshake_timeout;
+    options.server_name = options_.server_name;
+    // The request lives as long as the handshake (the connection drops this once it is told).
+    options.on_handshake =
+        [self = shared_from_this(), weak = std::weak_ptr<StreamConnection>(connection)](
+            int error, std::string_view why) { return self->handshake_ended(weak, error, why); };
+    connection->open(std::move(socket), handle_set_, options);
+    attempt_ = connection;  // cancel() closes it until the handshake ends
+    return true;
+  }
+  connection->open(std::move(socket), handle_set_, options);
   connection_ = connection;
   attempt_.reset();
   settle(ConnectStatus::kConnected, 0);
   return true;
+}
+
+bool ConnectRequest::handshake_ended(const std::weak_ptr<StreamConnection>& connection, int error,
+                                     std::string_view why) {
+  bool report_it = false;
+  int reported = error;
+  {
+    std::lock_guard lock(mutex_);
+    attempt_.reset();
+    if (error == 0) {
+      if (status_ != ConnectStatus::kPending) return false;  // cancelled meanwhile
+      connection_ = connection;
+      settle(ConnectStatus::kConnected, 0);
+      return true;
+    }
+    if (settle(error == ECANCELED ? ConnectStatus::kCancelled : ConnectStatus::kFailed, error)) {
+      failure_ = why;
+      report_it = true;
+    } else if (status_ == ConnectStatus::kCancelled && !cancelled_by_caller_) {
+      report_it = true;  // the server stopped: on_failure hears ECANCELED, as from a Connector
+      reported = ECANCELED;
+    }
+  }
+  if (report_it) report(reported);
+  return false;
+}
+
+std::string ConnectRequest::failure() const {
+  std::lock_guard lock(mutex_);
+  if (status_ != ConnectStatus::kFailed) return {};
+  return failure_.empty() ? std::generic_category().message(error_) : failure_;
 }
 
 void ConnectRequest::fail(int error) {

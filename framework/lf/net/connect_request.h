@@ -6,6 +6,8 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include "lf/net/connect_handle.h"
 #include "lf/net/connection_factory.h"
@@ -20,7 +22,7 @@ class EventHandler;
 class HandleSet;
 class TimerService;
 
-class ConnectRequest {
+class ConnectRequest : public std::enable_shared_from_this<ConnectRequest> {
  public:
   ConnectRequest(HandleSet& handle_set, TimerService& timers, const InetAddress& address,
                  ConnectionFactory factory, ConnectOptions options);
@@ -37,6 +39,8 @@ class ConnectRequest {
   [[nodiscard]] ConnectStatus status() const;
   [[nodiscard]] int error() const;
   [[nodiscard]] std::shared_ptr<StreamConnection> connection() const;
+  // Why the connect failed, in words (ConnectHandle::failure()).
+  [[nodiscard]] std::string failure() const;
 
   // For the attempts. Makes `attempt` (number `number`, 0 first) the one that cancel() closes,
   // unless a later attempt is already attached; false if the connect is no longer pending (the
@@ -48,6 +52,8 @@ class ConnectRequest {
   // Opens a connection from the factory on `socket` and settles as connected. False when the
   // connect was cancelled first: no handler is opened and the socket closes. Throws what the
   // factory or StreamConnection::open() throws (the connect is still pending then).
+  // Over TLS the connection opens at once but the connect stays pending (cancel() closes the
+  // connection) until its handshake ends (handshake_ended).
   bool establish(Socket socket);
   // Settles as failed with `error` and tells on_failure, unless the connect has already settled.
   void fail(int error);
@@ -65,6 +71,10 @@ class ConnectRequest {
  private:
   // Leaves kPending; false if it had already left. Call with mutex_ held.
   bool settle(ConnectStatus status, int error);
+  // The TLS handshake of `connection` ended (ConnectionOptions::on_handshake): settles the
+  // connect; true if the connection may go on to on_connect().
+  bool handshake_ended(const std::weak_ptr<StreamConnection>& connection, int error,
+                       std::string_view why);
   void cancel(bool by_caller);
 
   HandleSet& handle_set_;
@@ -78,6 +88,7 @@ class ConnectRequest {
   ConnectionFactory factory_;  // dropped once settled, with the arguments it holds
   ConnectStatus status_ = ConnectStatus::kPending;
   int error_ = 0;
+  std::string failure_;  // a TLS failure's reason
   bool cancelled_by_caller_ = false;
   std::weak_ptr<EventHandler> attempt_;  // the Connector in flight, if any
   int attempt_number_ = -1;              // its number (0: the first)

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "lf/net/connect_handle.h"
@@ -24,6 +25,7 @@ namespace lf {
 class ConnectRequest;
 class HandleSet;
 class TimerService;
+class TlsContext;
 
 // How Connector::connect() tries (a value type, copied into the connect).
 struct ConnectOptions {
@@ -39,6 +41,18 @@ struct ConnectOptions {
   // empty. Not called after ConnectHandle::cancel(). A retry still waiting for its backoff when
   // the server stops is dropped unreported (its handle says kCancelled).
   std::function<void(const InetAddress& address, int error)> on_failure;
+
+  // TLS (a context from TlsContext::create_client(); null: plaintext). Once TCP connects, the
+  // handshake runs inside the connection's events; the connect settles only when it ends:
+  // kConnected and then on_connect() after a good handshake, else kFailed with EPROTO (refused:
+  // a bad certificate, wrong name, no common protocol; ConnectHandle::failure() and the log say
+  // why), ETIMEDOUT (handshake_timeout) or ECONNRESET, and on_failure called; the handler never
+  // sees it. A failed handshake is not retried: the same certificate would fail again.
+  std::shared_ptr<TlsContext> tls{};
+  // The name the certificate must carry, also sent as SNI. Empty: the certificate must name
+  // the IP address connected to (what curl does for https://127.0.0.1/); no SNI is sent.
+  std::string server_name{};
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 class Connector : public EventHandler {

@@ -1,17 +1,17 @@
 #include "lf/net/stream_connection.h"
 
+#include <fmt/format.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <limits>
 #include <cerrno>
+#include <limits>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "lf/log/log.h"
 #include "lf/metrics/metrics.h"
+#include "lf/net/tls_context.h"
 #include "lf/net/tls_session.h"
 #include "lf/pattern/handle_set.h"
 #include "lf/timer/timer_service.h"
@@ -36,7 +36,10 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
     options_.handshake_timeout = std::chrono::milliseconds(0);
   }
   if (options_.tls != nullptr) {
-    tls_ = std::make_unique<TlsSession>(std::move(options_.tls), socket_.fd());
+    tls_ = options_.tls->is_client()
+               ? std::make_unique<TlsSession>(std::move(options_.tls), socket_.fd(),
+                                              options_.server_name, peer_.ip())
+               : std::make_unique<TlsSession>(std::move(options_.tls), socket_.fd());
   }
   timers_.attach(options_.timers);
   last_activity_ = last_touch_ = std::chrono::steady_clock::now();
@@ -440,14 +443,14 @@ bool StreamConnection::advance_handshake(std::uint32_t events) {
   // The handshake deadline uses the idle timer, which starts only after the handshake.
   if ((events & event::kTimer) != 0 && idle_timer_fired_.exchange(false)) {
     idle_timer_ = TimerId{};  // it fired: nothing to cancel
-    metrics::add(metrics::Counter::kTlsHandshakeFailures);
-    LF_LOG_INFO("{}: TLS handshake timed out after {} ms, closing", peer_.to_string(),
-                options_.handshake_timeout.count());
-    close_now();
+    abandon_handshake(ETIMEDOUT, fmt::format("TLS handshake timed out after {} ms",
+                                             options_.handshake_timeout.count()));
     return false;
   }
   if (draining_.load(std::memory_order_acquire)) {
-    close_now();  // the server is stopping and this peer has asked nothing yet
+    // The server is stopping and this peer has asked nothing yet (a connect waiting for the
+    // handshake hears ECANCELED from close_now()).
+    close_now();
     return false;
   }
   if (!idle_timer_.valid() && options_.handshake_timeout.count() > 0) {
@@ -463,6 +466,14 @@ bool StreamConnection::advance_handshake(std::uint32_t events) {
       LF_LOG_DEBUG("{}: TLS established: {}{}{}", peer_.to_string(), tls_->description(),
                    tls_->resumed() ? ", resumed" : "",
                    tls_->kernel_sends() ? ", kernel TLS sends" : "");
+      if (options_.on_handshake) {
+        // Released now: it may hold the connect's state, which the connection must not keep.
+        const auto told = std::exchange(options_.on_handshake, nullptr);
+        if (!told(0, {})) {
+          close_now();
+          return false;
+        }
+      }
       return true;
     case TlsSession::Status::kWantRead:
       read_events_ = EPOLLIN | EPOLLRDHUP;
@@ -470,14 +481,30 @@ bool StreamConnection::advance_handshake(std::uint32_t events) {
     case TlsSession::Status::kWantWrite:
       read_events_ = EPOLLOUT | EPOLLRDHUP;
       return false;
+    case TlsSession::Status::kTruncated:
+      abandon_handshake(ECONNRESET, "TLS handshake failed: " + tls_->failure());
+      return false;
     default:
-      // Scanners, old clients and port probes fail handshakes all day: the peer's doing, so INFO
-      // (as nginx does), and counted in lf_tls_handshake_failures_total for alerting.
-      metrics::add(metrics::Counter::kTlsHandshakeFailures);
-      LF_LOG_INFO("{}: TLS handshake failed: {}", peer_.to_string(), tls_->failure());
-      close_now();
+      abandon_handshake(EPROTO, "TLS handshake failed: " + tls_->failure());
       return false;
   }
+}
+
+std::string StreamConnection::tls_alpn() const {
+  return tls_ == nullptr ? std::string() : tls_->alpn();
+}
+
+void StreamConnection::abandon_handshake(int error, std::string_view why) {
+  metrics::add(metrics::Counter::kTlsHandshakeFailures);
+  if (options_.on_handshake) {
+    LF_LOG_WARN("{}: {}, closing", peer_.to_string(), why);  // our own connect failed
+    std::exchange(options_.on_handshake, nullptr)(error, why);
+  } else {
+    // An accepted peer: scanners, old clients and port probes fail handshakes all day, the
+    // peer's doing, so INFO (as nginx does); lf_tls_handshake_failures_total counts them.
+    LF_LOG_INFO("{}: {}, closing", peer_.to_string(), why);
+  }
+  close_now();
 }
 
 bool StreamConnection::shut_write() {
@@ -688,6 +715,10 @@ void StreamConnection::close_now() {
   // Out of epoll before the fd number can be reused by another connection.
   if (HandleSet* set = handle_set()) set->remove_handle(*this);
   if (tls_ != nullptr) tls_->release();  // OpenSSL's state and buffers go now, not with `this`
+  // Closed before the handshake ended (a cancel, a server stop): whoever waits for it hears so.
+  if (options_.on_handshake) {
+    std::exchange(options_.on_handshake, nullptr)(ECANCELED, "closed during the TLS handshake");
+  }
   socket_.close();
   Buffer::unallocated().swap(input_);
   want_write_ = false;

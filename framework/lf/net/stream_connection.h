@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 
 #include "lf/base/unique_fd.h"
@@ -44,6 +45,14 @@ struct ConnectionOptions {
   std::shared_ptr<TlsContext> tls{};
   // A TLS handshake not complete after this long is abandoned (0: never).
   std::chrono::milliseconds handshake_timeout{10000};
+  // The connect side (a client TlsContext): the name the server's certificate must carry and
+  // that is sent as SNI; empty: the peer's IP address must be in the certificate instead.
+  std::string server_name{};
+  // Told once when the TLS handshake ends, on the connection's thread: error 0 on success (then
+  // false closes the connection without on_connect(): nobody wants it any more), else an errno
+  // value (EPROTO, ETIMEDOUT, ECONNRESET, ECANCELED) and OpenSSL's reason in words. How the
+  // Connector settles a TLS connect only once the handshake is done.
+  std::function<bool(int error, std::string_view why)> on_handshake{};
 };
 
 class StreamConnection : public EventHandler {
@@ -111,6 +120,9 @@ class StreamConnection : public EventHandler {
   [[nodiscard]] std::size_t high_water_mark() const noexcept { return high_water_mark_; }
   // Whether the connection speaks TLS (set at open()).
   [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
+  // The ALPN protocol the TLS handshake chose (empty: none, or plaintext). Not thread safe: from
+  // the connection's own hooks, on_connect() on.
+  [[nodiscard]] std::string tls_alpn() const;
   // Valid once opened.
   [[nodiscard]] const InetAddress& local_address() const noexcept { return local_; }
   [[nodiscard]] const InetAddress& peer_address() const noexcept { return peer_; }
@@ -200,6 +212,9 @@ class StreamConnection : public EventHandler {
   // Runs the TLS handshake as far as the socket allows; true once it is complete. Closes (with
   // a log line) on failure, on the handshake timeout, or when the server stops meanwhile.
   bool advance_handshake(std::uint32_t events);
+  // The handshake failed or was cut short: count it, log it (INFO for an accepted peer, WARN for
+  // our own connect), tell options_.on_handshake, close.
+  void abandon_handshake(int error, std::string_view why);
   // Sends our end of the stream (TLS: close_notify, then the FIN). False while close_notify
   // waits for room in the socket.
   bool shut_write();

@@ -109,4 +109,71 @@ TlsContext::TlsContext(ssl_ctx_st* ctx, TlsOptions options)
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
+// ---- The connect side ------------------------------------------------------------------------
+
+std::shared_ptr<TlsContext> TlsContext::create_client(const TlsClientOptions& options) {
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) fail("cannot create a client context");
+  std::shared_ptr<TlsContext> context(new TlsContext(ctx, TlsOptions{}));
+  context->client_ = true;
+  context->verify_peer_ = options.verify_peer;
+
+  // The server's policy, so that lf talking to lf never negotiates less than either accepts.
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
+    fail("cannot restrict the protocol versions to TLS 1.2 and 1.3");
+  }
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) fail("bad TLS 1.2 cipher list");
+  if (SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1) fail("bad TLS 1.3 cipher suites");
+  if (SSL_CTX_set1_groups_list(ctx, kGroups) != 1) fail("bad key exchange groups");
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+  if (options.verify_peer) {
+    const int loaded = options.ca_file.empty()
+                           ? SSL_CTX_set_default_verify_paths(ctx)
+                           : SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr);
+    if (loaded != 1) {
+      fail(options.ca_file.empty() ? std::string("cannot load the system's CA store")
+                                   : fmt::format("cannot load the CA file {}", options.ca_file));
+    }
+    // The handshake fails on a bad certificate; the session reads the reason afterwards.
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+
+  if (options.cert_chain_file.empty() != options.key_file.empty()) {
+    throw std::runtime_error("TLS: a client certificate needs both its chain and its key");
+  }
+  if (!options.cert_chain_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_chain_file.c_str()) != 1) {
+      fail(fmt::format("cannot load the client certificate chain {}", options.cert_chain_file));
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+      fail(fmt::format("cannot load the client key {} (or it does not match {})", options.key_file,
+                       options.cert_chain_file));
+    }
+  }
+
+  std::string wire;
+  for (const std::string& protocol : options.alpn) {
+    if (protocol.empty() || protocol.size() > 255) {
+      throw std::runtime_error(fmt::format("TLS: bad ALPN protocol name '{}'", protocol));
+    }
+    wire.push_back(static_cast<char>(protocol.size()));
+    wire.append(protocol);
+  }
+  // Unlike most of OpenSSL, this one returns 0 on success.
+  if (!wire.empty() &&
+      SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
+                              static_cast<unsigned int>(wire.size())) != 0) {
+    fail("cannot set the ALPN protocols");
+  }
+  return context;
+}
+
 }  // namespace lf

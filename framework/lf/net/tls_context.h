@@ -27,11 +27,28 @@ struct TlsOptions {
   bool kernel_tls = true;
 };
 
+// The connect side (TlsContext::create_client): whom to trust and what to offer.
+struct TlsClientOptions {
+  // PEM file of the CAs that may sign the server's certificate. Empty: the system store
+  // (OpenSSL's default verify paths, as curl and Python do).
+  std::string ca_file{};
+  // Off only for tests and private links: a server whose certificate fails is then accepted.
+  bool verify_peer = true;
+  // ALPN protocols offered, by preference (empty: none offered).
+  std::vector<std::string> alpn{};
+  // A client certificate, for servers that ask for one (both or neither).
+  std::string cert_chain_file{};
+  std::string key_file{};
+};
+
 class TlsContext {
  public:
   // Loads the certificate chain and key. Throws std::runtime_error naming the file and giving
   // OpenSSL's reason when a file cannot be read or parsed, or the key does not match.
   static std::shared_ptr<TlsContext> create(const TlsOptions& options);
+  // The connect side (ConnectOptions::tls): the same versions and ciphers, verifying the
+  // server's certificate unless told not to. Throws std::runtime_error like create().
+  static std::shared_ptr<TlsContext> create_client(const TlsClientOptions& options);
 
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
@@ -40,6 +57,10 @@ class TlsContext {
   [[nodiscard]] const TlsOptions& options() const noexcept { return options_; }
   // OpenSSL's handle, for settings this class does not offer.
   [[nodiscard]] ssl_ctx_st* native_handle() const noexcept { return ctx_; }
+  // Made by create_client(): its sessions connect rather than accept.
+  [[nodiscard]] bool is_client() const noexcept { return client_; }
+  // A client context that checks the server's certificate and name.
+  [[nodiscard]] bool verifies_peer() const noexcept { return verify_peer_; }
 
  private:
   TlsContext(ssl_ctx_st* ctx, TlsOptions options);
@@ -48,6 +69,9 @@ class TlsContext {
   TlsOptions options_;
   // ALPN's wire form (length-prefixed names), read by the selection callback.
   std::string alpn_wire_;
+  // The connect side (create_client).
+  bool client_ = false;
+  bool verify_peer_ = false;
 };
 
 }  // namespace lf

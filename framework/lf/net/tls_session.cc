@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
 
+#include "lf/net/inet_address.h"
 #include "lf/net/tls_context.h"
 #include "lf/net/tls_error.h"
 
@@ -39,6 +41,32 @@ TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, int fd)
     throw std::runtime_error(fmt::format("TLS: cannot create a session: {}", why));
   }
   SSL_set_accept_state(ssl_);
+}
+
+TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, int fd,
+                       std::string_view server_name, std::string_view peer_ip)
+    : context_(std::move(context)), ssl_(SSL_new(context_->native_handle())), client_(true) {
+  const bool name_is_ip = server_name.empty() || InetAddress::parse(server_name, 0).has_value();
+  const std::string name(name_is_ip ? std::string_view() : server_name);
+  const std::string ip(server_name.empty() ? peer_ip : server_name);
+  bool ok = ssl_ != nullptr && SSL_set_fd(ssl_, fd) == 1;
+  // SNI carries host names only (RFC 6066): a connect by address sends none.
+  // SSL_set_tlsext_host_name() spelled out: the macro's C cast trips -Wold-style-cast.
+  if (ok && !name.empty()) {
+    ok = SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                  const_cast<char*>(name.c_str())) == 1;
+  }
+  if (ok && context_->verifies_peer()) {
+    ok = name.empty() ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), ip.c_str()) == 1
+                      : SSL_set1_host(ssl_, name.c_str()) == 1;
+  }
+  if (!ok) {
+    const std::string why = tls_error_string();
+    SSL_free(ssl_);
+    throw std::runtime_error(fmt::format("TLS: cannot create a client session for '{}': {}",
+                                         name.empty() ? ip : name, why));
+  }
+  SSL_set_connect_state(ssl_);
 }
 
 TlsSession::~TlsSession() { release(); }
@@ -147,6 +175,14 @@ TlsSession::Status TlsSession::classify(int ret) {
         return Status::kTruncated;
       }
       failure_ = tls_error_string();
+      // "certificate verify failed" alone does not say what to fix: add the verifier's reason.
+      if (client_ && !established_) {
+        const long verdict = SSL_get_verify_result(ssl_);
+        if (verdict != X509_V_OK) {
+          failure_ = fmt::format("the server's certificate was rejected: {} ({})",
+                                 X509_verify_cert_error_string(verdict), failure_);
+        }
+      }
       return Status::kFailed;
     }
     default:

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "lf/net/buffer.h"
 
@@ -44,6 +45,12 @@ class TlsSession {
   // A server-side session on the connected socket `fd` (not owned). Throws std::runtime_error
   // if OpenSSL cannot create it. Holds the context: its ALPN list is read during handshakes.
   TlsSession(std::shared_ptr<const TlsContext> context, int fd);
+  // A client-side session (a context from TlsContext::create_client()) on the socket `fd`. It
+  // sends `server_name` as SNI and, if the context verifies the peer, the certificate must be
+  // for that name. With no name (or an IP literal) no SNI is sent and the certificate must name
+  // `peer_ip`, the address connected to, as curl does for https://127.0.0.1/. Throws like above.
+  TlsSession(std::shared_ptr<const TlsContext> context, int fd, std::string_view server_name,
+             std::string_view peer_ip);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -100,6 +107,7 @@ class TlsSession {
   bool established_ = false;
   bool failed_ = false;
   bool close_notify_sent_ = false;
+  bool client_ = false;
   std::string failure_;
   Buffer file_stage_ = Buffer::unallocated();
 };
