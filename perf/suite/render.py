@@ -570,6 +570,21 @@ def render_tls(res, w):
       "trips are in every connection's time; wrk, which could open connections in parallel, "
       f"cannot resume sessions. Tools: {tls.get('openssl', '?').split(' (')[0]}; "
       f"{tls.get('curl', '?').split(' (')[0]}.\n")
+    if tls.get("command"):
+        w(f"Measured by `{tls['command']}` on {tls.get('date', '?')}.\n")
+    summary = []
+    for workload, title, rate, unit, cpu, cpu_unit in TLS_WORKLOADS:
+        peer = tls_peer(res, workload)
+        speed = res.ratio(workload, ref, peer, rate) if peer else None
+        work = res.ratio(workload, ref, peer, cpu) if peer else None
+        if speed is not None:
+            summary.append(f"| {title.split(' (')[0]} | {fmt_ratio(speed)} | {fmt_ratio(work)} |")
+    if summary:
+        w(f"{ref} / nginx, medians of the per-pair ratios (above 1: {ref} serves more, or spends "
+          "more CPU per operation):\n")
+        w("| workload | rate | server CPU per operation |\n|---|---:|---:|")
+        w("\n".join(summary))
+        w("")
     for workload, title, rate, unit, cpu, cpu_unit in TLS_WORKLOADS:
         if not res.systems(workload):
             continue

@@ -715,7 +715,9 @@ http {{
                 ulp = f.read().split()
         except OSError:
             ulp = []
-        return {"protocol": "TLSv1.3", "cipher": TLS_CIPHER, "group": TLS_GROUP,
+        return {"command": self.args.command,
+                "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                "protocol": "TLSv1.3", "cipher": TLS_CIPHER, "group": TLS_GROUP,
                 "certificate": "ECDSA P-256 (openssl req)", "seconds": self.tls_seconds(),
                 "bulk_mib": TLS_BULK_MIB, "kernel_tls": "tls" in ulp,
                 "tcp_available_ulp": " ".join(ulp),
