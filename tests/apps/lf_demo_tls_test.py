@@ -4,8 +4,8 @@ certificate for localhost, 127.0.0.1 and ::1 in --tls-dir (key mode 0600); curl 
 /hello over HTTPS; a key SET with redis-cli --tls is read back over the plaintext port (one
 store); a restart reuses the same certificate; without --tls-dir the certificate goes to
 $XDG_STATE_HOME/lf-demo, else ~/.local/state/lf-demo; --https-port 0 --kv-tls-port 0 make none;
-a --tls-dir that cannot be made turns TLS off with the reason and plaintext goes on; SIGTERM
-exits 0 every time.
+a certificate without its key, or a --tls-dir that cannot be made, turns TLS off with the reason
+and plaintext goes on; SIGTERM exits 0 every time.
 
 usage: lf_demo_tls_test.py LF_DEMO
 """
@@ -186,6 +186,19 @@ def main():
             fail(f"TLS turned off still made a certificate or printed TLS:\n{demo.banner()}")
         demo.stop()
         print("ok: --https-port 0 --kv-tls-port 0 turn TLS off")
+
+        # A certificate without its key is not overwritten: TLS off, saying which file is missing.
+        own_dir = os.path.join(work, "own")
+        os.makedirs(own_dir)
+        shutil.copy(cert, own_dir)
+        demo = Demo(binary, work, ["--tls-dir", own_dir])
+        if "TLS off: " not in demo.banner() or "its key" not in demo.banner():
+            fail(f"a certificate without its key was not reported:\n{demo.banner()}")
+        with open(os.path.join(own_dir, "cert.pem"), "rb") as f:
+            if f.read() != first:
+                fail("a certificate without its key was overwritten")
+        demo.stop()
+        print("ok: a certificate without its key is reported, not overwritten")
 
         # A directory that cannot be made: TLS off with the reason, plaintext served all the same.
         demo = Demo(binary, work, ["--tls-dir", "/dev/null/lf-demo"])

@@ -133,10 +133,15 @@ void write_file(const std::string& path, mode_t mode, Write write) {
     ::close(fd);
     fail_errno("cannot open", temporary, error);
   }
-  if (!write(file.get())) fail(fmt::format("cannot write {}", temporary));
-  if (std::fflush(file.get()) != 0 || ::fsync(fd) != 0) fail_errno("cannot write", temporary);
-  file.reset();
-  if (::rename(temporary.c_str(), path.c_str()) != 0) fail_errno("cannot rename", temporary);
+  try {
+    if (!write(file.get())) fail(fmt::format("cannot write {}", temporary));
+    if (std::fflush(file.get()) != 0 || ::fsync(fd) != 0) fail_errno("cannot write", temporary);
+    file.reset();
+    if (::rename(temporary.c_str(), path.c_str()) != 0) fail_errno("cannot rename", temporary);
+  } catch (...) {
+    ::unlink(temporary.c_str());  // no half-written key left behind
+    throw;
+  }
 }
 
 Certificate read_certificate(const std::string& path) {
@@ -173,7 +178,14 @@ SelfSignedFiles ensure_self_signed(const std::string& dir) {
   SelfSignedFiles files{.cert = (fs::path(dir) / "cert.pem").string(),
                         .key = (fs::path(dir) / "key.pem").string(),
                         .created = false};
-  if (fs::exists(files.cert) && fs::exists(files.key)) {
+  const bool have_cert = fs::exists(files.cert);
+  // A certificate without its key is someone's own, not to be overwritten; a key without its
+  // certificate is what an interrupted first run leaves (the key is written first), made anew.
+  if (have_cert && !fs::exists(files.key)) {
+    throw std::runtime_error(fmt::format(
+        "self-signed certificate: {} is there but its key {} is not", files.cert, files.key));
+  }
+  if (have_cert) {
     ERR_clear_error();
     const Certificate cert = read_certificate(files.cert);
     const Key key = read_key(files.key);

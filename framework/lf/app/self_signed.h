@@ -22,7 +22,7 @@ void write_self_signed(const std::string& cert_file, const std::string& key_file
 // `dir`/cert.pem and `dir`/key.pem: reused when both are there, the key matches and the
 // certificate has not expired; otherwise made (and `dir` created, mode 0700, if missing). Files
 // of your own put there are used as they are. Throws std::runtime_error when a file is there but
-// cannot be read, or the key does not match the certificate.
+// cannot be read, the key does not match the certificate, or the certificate has no key.
 [[nodiscard]] SelfSignedFiles ensure_self_signed(const std::string& dir);
 
 }  // namespace lf::app
