@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "http_routes.h"
@@ -115,7 +116,8 @@ int main(int argc, char** argv) {
       const auto tls = [&](std::vector<std::string> alpn) {
         lf::ListenOptions over_tls = listen;
         over_tls.tls = lf::TlsContext::create(
-            lf::TlsOptions{.cert_chain_file = files->cert, .key_file = files->key, .alpn = alpn});
+            lf::TlsOptions{.cert_chain_file = files->cert, .key_file = files->key,
+                           .alpn = std::move(alpn)});
         return over_tls;
       };
       if (https_port != 0) {
