@@ -115,9 +115,8 @@ int main(int argc, char** argv) {
     if (files) {
       const auto tls = [&](std::vector<std::string> alpn) {
         lf::ListenOptions over_tls = listen;
-        over_tls.tls = lf::TlsContext::create(
-            lf::TlsOptions{.cert_chain_file = files->cert, .key_file = files->key,
-                           .alpn = std::move(alpn)});
+        over_tls.tls = lf::TlsContext::create(lf::TlsOptions{
+            .cert_chain_file = files->cert, .key_file = files->key, .alpn = std::move(alpn)});
         return over_tls;
       };
       if (https_port != 0) {
