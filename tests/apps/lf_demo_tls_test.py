@@ -64,7 +64,20 @@ class Demo:
         with open(self.out) as out:
             return out.read()
 
+    def handles_sigterm(self):
+        """Whether the stop handler is installed: Server::run() installs it after the banner is
+        printed, and a SIGTERM before that would end the process by the default action."""
+        try:
+            with open(f"/proc/{self.process.pid}/status") as status:
+                caught = next(l for l in status if l.startswith("SigCgt:")).split()[1]
+        except (OSError, StopIteration):
+            return False
+        return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
     def stop(self):
+        deadline = time.monotonic() + 10
+        while not self.handles_sigterm() and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.process.send_signal(signal.SIGTERM)
         try:
             status = self.process.wait(timeout=30)
