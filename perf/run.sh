@@ -10,8 +10,11 @@
 #                                 (<= 6 min, 3 of them callgrind's: it is deterministic, so its
 #                                 runs are the same in both modes)
 #   perf/run.sh --only callgrind  only the workloads named (comma-separated; a name or a prefix
-#                                 before '-': echo, echo-16, bulk, mixed, http, redis, idle,
+#                                 before '-': echo, echo-16, bulk, mixed, http, redis, tls, idle,
 #                                 callgrind, micro)
+#   perf/run.sh --only tls        TLS against nginx, same certificate and cipher: HTTPS keep-alive
+#                                 (wrk), full and resumed handshakes (openssl s_time -new/-reuse),
+#                                 a 64 MiB file (curl)
 #
 # Options: --build-dir DIR (or LF_PERF_BUILD_DIR; default build/release, configured and built
 # here if needed), --threads N (server threads, default 2), --reps N, --models a,b,c, --only
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=--quick ;;
     --build-dir) build_dir=$2; shift ;;
     --build-dir=*) build_dir=${1#*=} ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) rest+=("$1") ;;
   esac
   shift

@@ -469,6 +469,9 @@ def targets(res):
         add(f"{t['workload']}, {label}", f"lf >= {t['min_ratio']}x redis-server",
             f"SET {fmt_ratio(rs)}, GET {fmt_ratio(rg)}", ok)
 
+    if res.systems("tls-https-50"):
+        tls_targets(res, add)
+
     t = TARGETS["idle"]
     limit = t["max_bytes_per_connection"]
     per = res.figure("idle-10k", ref, "rss_per_conn_bytes")
@@ -504,6 +507,92 @@ def targets(res):
 
     return "\n".join(["| workload | target | measured (ratio = lf / peer, median of pairs) | verdict |",
                       "|---|---|---|---|"] + rows)
+
+
+# ----- TLS ---------------------------------------------------------------------------------------
+TLS_WORKLOADS = (
+    ("tls-https-50", "HTTPS keep-alive GET /hello, 50 connections (wrk)", "req_per_s", "req/s",
+     "cpu_us_per_op", "server CPU µs/request"),
+    ("tls-handshake-full", "full handshakes: a new connection per GET /hello, no resumption "
+     "(`openssl s_time -new`)", "conn_per_s", "connections/s", "cpu_us_per_op",
+     "server CPU µs/connection"),
+    ("tls-handshake-resumed", "resumed handshakes: a new connection per GET /hello with the "
+     "first connection's session ticket (`openssl s_time -reuse`)", "conn_per_s",
+     "connections/s", "cpu_us_per_op", "server CPU µs/connection"),
+    ("tls-bulk-64m", "a 64 MiB static file, one download at a time (curl)", "mib_per_s", "MiB/s",
+     "cpu_ms_per_mib", "server CPU ms/MiB"),
+)
+
+
+def tls_peer(res, workload):
+    return next((s for s in res.systems(workload) if s.startswith("nginx")), None)
+
+
+def tls_targets(res, add):
+    ref = res.reference
+    t = TARGETS["tls-https"]
+    r = res.ratio("tls-https-50", ref, tls_peer(res, "tls-https-50"), "req_per_s")
+    add(t["workload"], f"lf >= {t['min_ratio']}x nginx", fmt_ratio(r),
+        None if r is None else r >= t["min_ratio"])
+    t = TARGETS["tls-handshake"]
+    for w, label in (("tls-handshake-full", "full"), ("tls-handshake-resumed", "resumed")):
+        r = res.ratio(w, ref, tls_peer(res, w), "conn_per_s")
+        add(f"{t['workload']}, {label}", f"lf >= {t['min_ratio']}x nginx", fmt_ratio(r),
+            None if r is None else r >= t["min_ratio"])
+    t = TARGETS["tls-bulk"]
+    r = res.ratio("tls-bulk-64m", ref, tls_peer(res, "tls-bulk-64m"), "mib_per_s")
+    add(t["workload"], "reported (no target)", fmt_ratio(r), None)
+
+
+def render_tls(res, w):
+    ref = res.reference
+    tls = res.meta.get("tls") or {}
+    w("## TLS: lf-http against nginx\n")
+    if tls.get("kernel_tls"):
+        ktls = ("Kernel TLS is available; nginx is not set up for it (no `ssl_conf_command Options "
+                "KTLS`), so its static file goes through read + SSL_write.")
+    else:
+        ktls = ("Kernel TLS is not available (`/proc/sys/net/ipv4/tcp_available_ulp`: "
+                f"{tls.get('tcp_available_ulp') or 'empty'}), so the static file goes through "
+                "read + SSL_write in both servers; nginx's `sendfile` does not apply to TLS "
+                "without it.")
+    w(f"Both servers use the same self-signed ECDSA P-256 certificate and run {res.meta['threads']} "
+      f"threads (nginx: workers) on core 0; every client runs on core 1 and is held to "
+      f"{tls.get('protocol', 'TLSv1.3')} with {tls.get('cipher', '?')} and {tls.get('group', '?')} "
+      "key exchange by an OpenSSL configuration file (`OPENSSL_CONF`); nginx allows only that "
+      "cipher (`ssl_conf_command Ciphersuites`), lf takes the client's choice. Each measurement "
+      f"lasts {tls.get('seconds', '?')} s (the bulk one: a few downloads), systems alternate "
+      "within each repetition, and the ratio is the median of per-pair ratios. Server CPU is the "
+      "user + system time of the server's processes during the measurement, divided by the "
+      "requests, connections or MiB served: unlike the rates, it does not depend on how fast the "
+      f"client (on the other core) is. {ktls} The handshake workloads run one connection at a "
+      "time (s_time has no concurrency), so the client's own handshake work and the loopback round "
+      "trips are in every connection's time; wrk, which could open connections in parallel, "
+      f"cannot resume sessions. Tools: {tls.get('openssl', '?').split(' (')[0]}; "
+      f"{tls.get('curl', '?').split(' (')[0]}.\n")
+    if tls.get("command"):
+        w(f"Measured by `{tls['command']}` on {tls.get('date', '?')}.\n")
+    summary = []
+    for workload, title, rate, unit, cpu, cpu_unit in TLS_WORKLOADS:
+        peer = tls_peer(res, workload)
+        speed = res.ratio(workload, ref, peer, rate) if peer else None
+        work = res.ratio(workload, ref, peer, cpu) if peer else None
+        if speed is not None:
+            summary.append(f"| {title.split(' (')[0]} | {fmt_ratio(speed)} | {fmt_ratio(work)} |")
+    if summary:
+        w(f"{ref} / nginx, medians of the per-pair ratios (above 1: {ref} serves more, or spends "
+          "more CPU per operation):\n")
+        w("| workload | rate | server CPU per operation |\n|---|---:|---:|")
+        w("\n".join(summary))
+        w("")
+    for workload, title, rate, unit, cpu, cpu_unit in TLS_WORKLOADS:
+        if not res.systems(workload):
+            continue
+        w(f"### {title}\n")
+        w(figure_table(res, workload,
+                       f"| system | {unit} | {cpu_unit} | {unit} vs {ref} | CPU vs {ref} |",
+                       [rate, cpu], [rate, cpu]))
+        w("")
 
 
 # ----- plots -----------------------------------------------------------------------------------
@@ -673,6 +762,8 @@ def render(res, results_path, doc_path):
         w(f"### {label}\n")
         w(redis_table(res, workload))
         w("")
+    if res.systems("tls-https-50"):
+        render_tls(res, w)
     w(f"## 6. {meta.get('idle_connections', 10000):,} idle connections\n")
     w("Server resident memory (VmRSS) after every connection echoed one 16 B message and went "
       "idle, minus before; kernel socket memory is not included.\n")

@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,24 @@ MIXED = [
 # How long the starvation workload waits, after its load, for an elastic thread set to shrink
 # back to its base size (the target is 10 s; the default idle exit is 5 s).
 SHRINK_WAIT_S = 15
+# The TLS workloads (lf-http --tls-cert/--tls-key against nginx, the same certificate): TLS 1.3
+# only, one cipher, ECDSA P-256 certificate, X25519 key exchange. The clients (wrk, openssl s_time,
+# curl) are held to them through an OpenSSL configuration file (OPENSSL_CONF), nginx through its
+# own; lf's server takes what the client offers. No kernel TLS: the bulk file goes through read +
+# SSL_write in both servers.
+TLS_CIPHER = "TLS_AES_128_GCM_SHA256"
+TLS_GROUP = "X25519"
+TLS_BULK_MIB = 64
+TLS_CLIENT_CONF = f"""openssl_conf = lf_perf
+[lf_perf]
+ssl_conf = lf_perf_ssl
+[lf_perf_ssl]
+system_default = lf_perf_tls
+[lf_perf_tls]
+MinProtocol = TLSv1.3
+Ciphersuites = {TLS_CIPHER}
+Groups = {TLS_GROUP}
+"""
 CALLGRIND_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "callgrind.sh")
 
@@ -239,7 +258,54 @@ class Suite:
             "--loglevel", "warning"]))
         return systems
 
-    def nginx_command(self, port):
+    def tls_files(self):
+        """The TLS workloads' certificate (ECDSA P-256, `openssl req`), key, static root with a
+        TLS_BULK_MIB MiB file, and the clients' OpenSSL configuration; made once per run."""
+        base = os.path.join(self.tmp, "tls")
+        files = {"cert": os.path.join(base, "cert.pem"), "key": os.path.join(base, "key.pem"),
+                 "root": os.path.join(base, "root"), "conf": os.path.join(base, "client.cnf")}
+        if os.path.exists(files["conf"]):
+            return files
+        os.makedirs(files["root"], exist_ok=True)
+        # nginx's workers drop root for an unprivileged user, who must reach the static root.
+        for path in (self.tmp, base, files["root"]):
+            os.chmod(path, 0o755)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", files["key"], "-out", files["cert"]], check=True,
+                       capture_output=True, timeout=30)
+        with open(os.path.join(files["root"], "big.bin"), "wb") as f:
+            for _ in range(TLS_BULK_MIB):
+                f.write(os.urandom(1 << 20))
+        with open(files["conf"], "w") as f:
+            f.write(TLS_CLIENT_CONF)
+        return files
+
+    def tls_systems(self):
+        """lf-http (the reference model) and nginx, both with the same certificate."""
+        ref = self.reference
+
+        def lf(port):
+            tls = self.tls_files()
+            return self.lf_command("lf-http", ref, port, self.threads,
+                                   ("--tls-cert", tls["cert"], "--tls-key", tls["key"], "--root",
+                                    tls["root"]))
+
+        return [(ref, lf), (f"nginx {self.threads} workers",
+                            lambda p: self.nginx_command(p, self.tls_files()))]
+
+    def nginx_command(self, port, tls=None):
+        """nginx answering GET /hello like lf-http; with `tls` (tls_files()), over TLS 1.3 with
+        TLS_CIPHER only and serving tls["root"] too."""
+        ssl = ";"
+        if tls:
+            ssl = f""" ssl;
+    ssl_certificate {tls["cert"]};
+    ssl_certificate_key {tls["key"]};
+    ssl_protocols TLSv1.3;
+    ssl_conf_command Ciphersuites {TLS_CIPHER};
+    root {tls["root"]};"""
         prefix = os.path.join(self.tmp, f"nginx-{port}")
         os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
         conf = os.path.join(prefix, "nginx.conf")
@@ -259,8 +325,8 @@ http {{
   scgi_temp_path {prefix}/scgi;
   keepalive_requests 100000000;
   server {{
-    listen 127.0.0.1:{port} reuseport;
-    location / {{ default_type text/plain; return 200 "Hello, World!"; }}
+    listen 127.0.0.1:{port} reuseport{ssl}
+    location {"= /hello" if tls else "/"} {{ default_type text/plain; return 200 "Hello, World!"; }}
   }}
 }}
 """)
@@ -378,11 +444,11 @@ http {{
                             "rss_after_kib": result["rss_after_kib"]},
                 "summary": f"{per:,.0f} B/connection"}
 
-    def wrk(self, port, connections):
-        seconds = 1 if self.quick else 2
+    def wrk(self, port, connections, scheme="http", seconds=None, env=None):
+        seconds = seconds or (1 if self.quick else 2)
         cmd = self.load_prefix() + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-                                    f"http://127.0.0.1:{port}/hello"]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+                                    f"{scheme}://127.0.0.1:{port}/hello"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
         text = out.stdout
         m = re.search(r"Requests/sec:\s+([\d.]+)", text)
         if out.returncode != 0 or not m:
@@ -403,9 +469,101 @@ http {{
             errors += int(nm.group(1))
         rps = float(m.group(1))
         metrics = {"req_per_s": rps, "p50_us": latency(50), "p99_us": latency(99), "errors": errors}
+        rm = re.search(r"(\d+) requests in", text)
+        if rm:
+            metrics["requests"] = int(rm.group(1))
         if errors:
             raise RuntimeError(f"wrk reported {errors} errors at {rps:,.0f} req/s")
         return {"metrics": metrics, "summary": f"{rps:,.0f} req/s, p99 {metrics['p99_us']} us"}
+
+    # ----- TLS ---------------------------------------------------------------------------------
+    def tls_seconds(self):
+        return 2 if self.quick else 5
+
+    def tls_env(self):
+        return dict(os.environ, OPENSSL_CONF=self.tls_files()["conf"])
+
+    @staticmethod
+    def server_cpu_s(proc):
+        """CPU seconds (user + system) the server's processes have used: every process of its
+        session (start() gives each server one), so nginx's workers count too."""
+        total = 0
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            # fields[0] is stat's 3rd field (state): session is the 6th, utime and stime 14, 15.
+            if int(fields[3]) == proc.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def tls_wrk(self, port, proc):
+        """HTTPS keep-alive GET /hello, 50 connections; plus the server's CPU per request."""
+        before = self.server_cpu_s(proc)
+        record = self.wrk(port, 50, "https", self.tls_seconds(), self.tls_env())
+        metrics = record["metrics"]
+        if metrics.get("requests"):
+            metrics["cpu_us_per_op"] = (self.server_cpu_s(proc) - before) * 1e6 / metrics["requests"]
+            record["summary"] += f", server CPU {metrics['cpu_us_per_op']:.1f} us/request"
+        return record
+
+    def s_time(self, port, proc, reuse):
+        """`openssl s_time -new` (a full handshake per connection) or `-reuse` (resumption with
+        the first connection's ticket), each connection a GET /hello, one at a time, for
+        tls_seconds(). Connections/s by the wall clock, and the server's CPU per connection."""
+        tls = self.tls_files()
+        cmd = self.load_prefix() + ["openssl", "s_time", "-connect", f"127.0.0.1:{port}",
+                                    "-reuse" if reuse else "-new", "-www", "/hello", "-CAfile",
+                                    tls["cert"], "-time", str(self.tls_seconds())]
+        before, started = self.server_cpu_s(proc), time.monotonic()
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=self.tls_env())
+        wall, cpu = time.monotonic() - started, self.server_cpu_s(proc) - before
+        m = re.search(r"(\d+) connections in [\d.]+s;", out.stdout)
+        if out.returncode != 0 or not m:
+            raise RuntimeError("openssl s_time: " + (out.stdout + out.stderr).strip()[-300:])
+        connections = int(m.group(1))
+        # One mark per connection: 'r' resumed, '*' a full handshake.
+        marks = "".join(l for l in out.stdout.splitlines() if l and set(l) <= set("r*t"))
+        resumed = marks.count("r") / len(marks) if marks else 0.0
+        if reuse and resumed < 0.9:
+            raise RuntimeError(f"only {resumed:.0%} of the connections were resumed")
+        if not reuse and resumed > 0:
+            raise RuntimeError(f"{resumed:.0%} of the connections resumed under -new")
+        rate = connections / wall
+        metrics = {"conn_per_s": rate, "connections": connections, "resumed_fraction": resumed,
+                   "cpu_us_per_op": cpu * 1e6 / max(connections, 1)}
+        return {"metrics": metrics, "summary": f"{rate:,.0f} connections/s ({resumed:.0%} resumed), "
+                                               f"server CPU {metrics['cpu_us_per_op']:.0f} us each"}
+
+    def tls_bulk(self, port, proc):
+        """The TLS_BULK_MIB MiB file over TLS with curl, a few downloads one after the other:
+        the median MiB/s, and the server's CPU per MiB."""
+        tls = self.tls_files()
+        size = TLS_BULK_MIB << 20
+        speeds = []
+        before = self.server_cpu_s(proc)
+        for _ in range(2 if self.quick else 3):
+            cmd = self.load_prefix() + [
+                "curl", "-sS", "--max-time", "60", "--cacert", tls["cert"], "--tls13-ciphers",
+                TLS_CIPHER, "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}",
+                f"https://127.0.0.1:{port}/big.bin"]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=90,
+                                 env=self.tls_env())
+            parts = out.stdout.split()
+            if out.returncode != 0 or len(parts) != 3 or parts[0] != "200" or int(parts[1]) != size:
+                raise RuntimeError("curl: " + (out.stdout + out.stderr).strip()[-300:])
+            speeds.append(size / float(parts[2]) / (1 << 20))
+        cpu = self.server_cpu_s(proc) - before
+        metrics = {"mib_per_s": statistics.median(speeds), "downloads": len(speeds),
+                   "cpu_ms_per_mib": cpu * 1e3 / (TLS_BULK_MIB * len(speeds))}
+        return {"metrics": metrics,
+                "summary": f"{metrics['mib_per_s']:,.0f} MiB/s (" +
+                           ", ".join(f"{v:.0f}" for v in speeds) +
+                           f"), server CPU {metrics['cpu_ms_per_mib']:.1f} ms/MiB"}
 
     def redis_benchmark(self, port, pipeline):
         n = (10000 if pipeline == 1 else 100000) if self.quick else (30000 if pipeline == 1 else 300000)
@@ -452,6 +610,11 @@ http {{
             work.append((f"http-{conns}", http, lambda p, _proc, c=conns: self.wrk(p, c)))
         work.append(("redis-50", redis, lambda p, _proc: self.redis_benchmark(p, 1)))
         work.append(("redis-50-p16", redis, lambda p, _proc: self.redis_benchmark(p, 16)))
+        tls = self.tls_systems()
+        work.append(("tls-https-50", tls, self.tls_wrk))
+        work.append(("tls-handshake-full", tls, lambda p, proc: self.s_time(p, proc, False)))
+        work.append(("tls-handshake-resumed", tls, lambda p, proc: self.s_time(p, proc, True)))
+        work.append(("tls-bulk-64m", tls, self.tls_bulk))
         idle_conns = self.idle_connections()
         work.append(("idle-10k", echo, lambda p, proc: self.idle(p, proc, idle_conns)))
         return work
@@ -545,6 +708,30 @@ http {{
                 "nginx": version(["nginx", "-v"]), "redis": version(["redis-server", "--version"]),
                 "wrk": version(["wrk", "--version"])}
 
+    def tls_meta(self):
+        """The TLS workloads' conditions, for the document."""
+        try:
+            with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+                ulp = f.read().split()
+        except OSError:
+            ulp = []
+        return {"command": self.args.command,
+                "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                "protocol": "TLSv1.3", "cipher": TLS_CIPHER, "group": TLS_GROUP,
+                "certificate": "ECDSA P-256 (openssl req)", "seconds": self.tls_seconds(),
+                "bulk_mib": TLS_BULK_MIB, "kernel_tls": "tls" in ulp,
+                "tcp_available_ulp": " ".join(ulp),
+                "openssl": self.machine_version(["openssl", "version"]),
+                "curl": self.machine_version(["curl", "--version"])}
+
+    @staticmethod
+    def machine_version(cmd):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=5)
+            return (out.stdout + out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+
     def run(self):
         started = time.monotonic()
         self.models = self.detect_models()
@@ -605,6 +792,7 @@ http {{
             "build_dir": self.build,
             "machine": self.machine(),
             "notes": self.notes,
+            "tls": self.tls_meta() if self.selected("tls") else None,
             "elapsed_s": round(time.monotonic() - started, 1),
         }
         return {"meta": meta, "runs": self.runs, "micro": micro}

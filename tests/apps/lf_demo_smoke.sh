@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of lf-demo: starts it on free loopback ports, runs every command it prints exactly as
-# printed (curl, redis-cli, nc) and checks the answers, talks to the chat room with two clients,
-# then stops it with SIGTERM and expects a clean exit.
+# printed (curl, redis-cli, nc; HTTPS and redis-cli --tls with the certificate it made) and checks
+# the answers, talks to the chat room with two clients, then stops it with SIGTERM and expects a
+# clean exit.
 set -euo pipefail
 binary=$1
 work=$(mktemp -d)
@@ -13,7 +14,8 @@ for _ in 1 2 3 4 5; do
   base=$(( 20000 + (RANDOM % 120) * 100 ))
   "$binary" --host 127.0.0.1 --threads 2 --echo-port $((base + 1)) --http-port $((base + 2)) \
     --kv-port $((base + 3)) --chat-port $((base + 4)) --timestamp-port $((base + 5)) \
-    --udp-echo-port $((base + 6)) \
+    --udp-echo-port $((base + 6)) --https-port $((base + 7)) --kv-tls-port $((base + 8)) \
+    --tls-dir "$work/tls" \
     >"$work/out" 2>&1 &
   pid=$!
   for _ in $(seq 400); do
@@ -32,8 +34,10 @@ expect=(
   '^Hello, World!$'                      # /hello
   '^lf_connections_total [0-9]+'         # /metrics
   '^# lf architecture'                   # a static file from docs/
+  '^Hello, World!$'                      # /hello over HTTPS (curl --cacert)
   '^OK$'                                 # redis-cli set
   '^hello$'                              # redis-cli get
+  '^hello$'                              # redis-cli --tls get: the same store
   '^\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}\]server reply: hello$'  # timestamp
   '^hello$'                              # UDP echo
 )
