@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 
 #include "lf/base/unique_fd.h"
@@ -111,6 +112,10 @@ class StreamConnection : public EventHandler {
   [[nodiscard]] std::size_t high_water_mark() const noexcept { return high_water_mark_; }
   // Whether the connection speaks TLS (set at open()).
   [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
+  // From the connection's own hooks. The subject of the TLS client certificate, verified against
+  // TlsOptions::client_ca_file ("CN=alice,O=Example"); empty without TLS, without a client
+  // certificate, or before on_connect().
+  [[nodiscard]] std::string peer_certificate_subject() const;
   // Valid once opened.
   [[nodiscard]] const InetAddress& local_address() const noexcept { return local_; }
   [[nodiscard]] const InetAddress& peer_address() const noexcept { return peer_; }
