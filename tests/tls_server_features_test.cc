@@ -411,5 +411,70 @@ TEST_F(TlsServerFeaturesTest, ARenegotiationAttemptIsRefusedAndTheServerGoesOn) 
   EXPECT_TRUE(contains(next, "next client")) << next;
 }
 
+#ifdef LF_ECHO_BINARY
+// The real program: lf-echo started with two certificates (--tls-cert/--tls-key twice) and
+// client certificates optional, sent SIGHUP after its certificate was renewed on disk. It keeps
+// running and serving the connection it had, new handshakes get the renewed certificate, a.test
+// keeps its own, and SIGTERM still stops it cleanly.
+constexpr const char* kEchoReload = R"sh(set -u
+dir=$1; binary=$2
+cd "$dir"
+cp default.pem app.pem; cp default.key app.key
+pid=
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null' EXIT
+for _ in 1 2 3 4 5; do
+  port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
+  "$binary" --host 127.0.0.1 --port "$port" --threads 2 --tls-cert app.pem --tls-key app.key \
+    --tls-cert a.pem --tls-key a.key --tls-ca ca.pem --tls-client-auth optional >app.out 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do
+    grep -q listening app.out && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  grep -q listening app.out && break
+done
+subject() {  # the subject the server presents for SNI $1
+  openssl s_client -connect 127.0.0.1:$port -servername "$1" </dev/null 2>/dev/null |
+    openssl x509 -noout -subject
+}
+echo "before: $(subject default.test)"
+echo "sni: $(subject a.test)"
+# A connection open across the reload: one line before, one after.
+(echo "line before"; sleep 2; echo "line after"; sleep 1) |
+  timeout 10 openssl s_client -quiet -no_ign_eof -connect 127.0.0.1:$port -CAfile ca.pem \
+    >held.out 2>/dev/null &
+held=$!
+sleep 1
+cp renewed.pem app.pem; cp renewed.key app.key
+kill -HUP "$pid"
+sleep 0.5
+echo "after: $(subject default.test)"
+echo "sni after: $(subject a.test)"
+wait "$held"
+echo "held: $(tr '\n' '|' <held.out)"
+kill -0 "$pid" && echo "alive after SIGHUP"
+kill -TERM "$pid"; wait "$pid"; echo "exit $?"; pid=
+cat app.out
+)sh";
+
+TEST_F(TlsServerFeaturesTest, LfEchoReloadsOnSighupWithoutDroppingItsConnections) {
+  const std::string script = files_->path("echo-reload.sh");
+  std::ofstream(script) << kEchoReload;
+  const std::string out = test::run_shell(
+      "sh " + script + " " + files_->path("") + " " + std::string(LF_ECHO_BINARY), 60);
+  EXPECT_TRUE(contains(out, "before: subject=CN = default.test")) << out;
+  EXPECT_TRUE(contains(out, "sni: subject=CN = a.test")) << out;
+  EXPECT_TRUE(contains(out, "after: subject=CN = renewed.test")) << out;
+  EXPECT_TRUE(contains(out, "sni after: subject=CN = a.test")) << out;
+  EXPECT_TRUE(contains(out, "held: line before|line after|")) << out;
+  EXPECT_TRUE(contains(out, "alive after SIGHUP")) << out;
+  EXPECT_TRUE(contains(out, "exit 0")) << out;
+  EXPECT_TRUE(contains(out, "INFO  SIGHUP: reloading the TLS certificates")) << out;
+  EXPECT_TRUE(contains(out, "reload: TLS certificates loaded: CN=renewed.test expires 20")) << out;
+  EXPECT_TRUE(contains(out, "; CN=a.test expires 20")) << out;
+}
+#endif
+
 }  // namespace
 }  // namespace lf
