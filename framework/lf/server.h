@@ -137,7 +137,7 @@ class Server {
   UniqueFd reload_fd_;  // an eventfd: SIGHUP's handler writes, wait() reads and reloads
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
   // The listeners' TLS contexts, each once (listeners may share one), for reload_tls().
-  mutable std::mutex tls_mutex_;
+  std::mutex tls_mutex_;
   std::vector<std::shared_ptr<TlsContext>> tls_contexts_;
   // The connects made by connect(), so that a stop cancels the pending ones; settled ones are
   // dropped at the next connect().
