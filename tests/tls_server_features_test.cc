@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -360,6 +361,39 @@ TEST_F(TlsServerFeaturesTest, SighupReloadsForNewHandshakesAndKeepsEstablishedCo
   EXPECT_TRUE(contains(log, "reload failed, keeping the certificates in use (CN=renewed.test"))
       << log;
   EXPECT_TRUE(contains(log, "cannot load the certificate chain " + live_cert)) << log;
+}
+
+// Reloads racing handshakes: a handshake picks the certificate set while another thread swaps it
+// (and drops the old one). Every handshake completes, and every connection echoes; under
+// ThreadSanitizer and AddressSanitizer this is the test of the swap and of the old set's lifetime.
+TEST_F(TlsServerFeaturesTest, ReloadsDuringHandshakesLoseNoConnection) {
+  const std::string live_cert = files_->path("racing.pem");
+  const std::string live_key = files_->path("racing.key");
+  copy_file(files_->cert("default"), live_cert);
+  copy_file(files_->key("default"), live_key);
+  const InetAddress address = start<EchoConnection>(
+      TlsOptions{.cert_chain_file = live_cert, .key_file = live_key, .alpn = {}});
+  testing::internal::CaptureStderr();  // an INFO line per reload
+  std::atomic<bool> done{false};
+  std::atomic<int> reloads{0};
+  std::thread reloader([&] {
+    while (!done.load()) {
+      EXPECT_TRUE(server_->reload_tls());
+      reloads.fetch_add(1);
+    }
+  });
+  int served = 0;
+  for (int i = 0; i < 60; ++i) {
+    TlsClient client(address, files_->cert("ca"));
+    const std::string subject = client.server_subject();
+    EXPECT_TRUE(subject == "CN=default.test") << subject;
+    if (client.echo("racing " + std::to_string(i)) == "racing " + std::to_string(i)) ++served;
+  }
+  done.store(true);
+  reloader.join();
+  (void)testing::internal::GetCapturedStderr();
+  EXPECT_EQ(served, 60);
+  EXPECT_GT(reloads.load(), 1);
 }
 
 TEST_F(TlsServerFeaturesTest, SClientResumesSessionsOverTls13AndTls12) {
