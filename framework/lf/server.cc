@@ -21,8 +21,9 @@ Server::Server(ServerOptions options)
     : options_(options),
       dispatcher_(make_dispatcher(options)),
       timers_(std::make_shared<TimerService>(options.timer_tick)),
-      stop_fd_(::eventfd(0, EFD_CLOEXEC)) {
-  if (!stop_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
+      stop_fd_(::eventfd(0, EFD_CLOEXEC)),
+      reload_fd_(::eventfd(0, EFD_CLOEXEC)) {
+  if (!stop_fd_ || !reload_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
   signals::ignore_sigpipe();
   handle_set().register_handle(timers_);
 }
@@ -46,7 +47,34 @@ InetAddress Server::listen(const InetAddress& address, ConnectionFactory factory
                                              std::move(choose));
   handle_set().register_handle(acceptor);
   acceptors_.push_back(acceptor);
+  if (options.tls != nullptr) {
+    std::lock_guard lock(tls_mutex_);
+    if (std::find(tls_contexts_.begin(), tls_contexts_.end(), options.tls) == tls_contexts_.end()) {
+      tls_contexts_.push_back(options.tls);
+    }
+  }
   return acceptor->address();
+}
+
+bool Server::reload_tls() {
+  std::vector<std::shared_ptr<TlsContext>> contexts;
+  {
+    std::lock_guard lock(tls_mutex_);
+    contexts = tls_contexts_;
+  }
+  if (contexts.empty()) LF_LOG_INFO("reload: no TLS listener, nothing to reload");
+  bool all = true;
+  for (const auto& context : contexts) {
+    try {
+      context->reload();
+      LF_LOG_INFO("reload: TLS certificates loaded: {}", context->describe_certificates());
+    } catch (const std::exception& error) {
+      all = false;
+      LF_LOG_ERROR("reload failed, keeping the certificates in use ({}): {}",
+                   context->describe_certificates(), error.what());
+    }
+  }
+  return all;
 }
 
 void Server::start() {
@@ -69,13 +97,26 @@ void Server::wait() {
   if (!started_ || finished_) return;
   const bool signals_installed =
       options_.handle_signals && signals::install_stop_handler(stop_fd_.get());
+  const bool reload_installed =
+      options_.handle_signals && signals::install_reload_handler(reload_fd_.get());
   // poll(), not read(): it returns EINTR whatever SA_RESTART says, so a signal whose handler
   // is deferred until the call returns (ThreadSanitizer does that) still gets to run.
-  pollfd ready{stop_fd_.get(), POLLIN, 0};
-  while (::poll(&ready, 1, -1) < 0 && errno == EINTR) {
-  }
+  pollfd ready[2] = {{stop_fd_.get(), POLLIN, 0}, {reload_fd_.get(), POLLIN, 0}};
   std::uint64_t count = 0;
+  while (true) {
+    if (::poll(ready, 2, -1) < 0) {
+      if (errno == EINTR) continue;  // the handler has written: poll again to see which fd
+      break;
+    }
+    if ((ready[0].revents & POLLIN) != 0) break;
+    if ((ready[1].revents & POLLIN) != 0) {
+      [[maybe_unused]] const auto n = ::read(reload_fd_.get(), &count, sizeof count);
+      LF_LOG_INFO("SIGHUP: reloading the TLS certificates");
+      (void)reload_tls();
+    }
+  }
   [[maybe_unused]] const auto n = ::read(stop_fd_.get(), &count, sizeof count);
+  if (reload_installed) signals::remove_reload_handler(reload_fd_.get());
   if (signals_installed) signals::remove_stop_handler(stop_fd_.get());
   shut_down();
 }

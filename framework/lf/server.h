@@ -35,7 +35,7 @@ namespace lf {
 struct ServerOptions : DispatcherOptions {
   // On stop, connections get this long to send what they owe and close; then they are closed.
   std::chrono::milliseconds drain_timeout{5000};
-  // While run() or wait() blocks, SIGINT and SIGTERM call stop().
+  // While run() or wait() blocks, SIGINT and SIGTERM call stop() and SIGHUP calls reload_tls().
   bool handle_signals = true;
   // Resolution of the timer wheel (timers(), idle timeouts).
   std::chrono::milliseconds timer_tick{10};
@@ -97,6 +97,12 @@ class Server {
   // start() + wait().
   void run();
 
+  // Reads the certificates of every TLS listener again (TlsContext::reload): handshakes from now
+  // on get the new ones, established connections keep theirs. A context whose files fail to load
+  // keeps its certificates and is logged as an ERROR naming the file; a reloaded one as INFO with
+  // its certificates' subjects and expiry. False if any failed. Thread safe.
+  bool reload_tls();
+
   // Where listeners and timers register (the only HandleSet except under reactor).
   [[nodiscard]] HandleSet& handle_set() noexcept { return dispatcher_->main_handle_set(); }
   [[nodiscard]] Dispatcher& dispatcher() noexcept { return *dispatcher_; }
@@ -128,7 +134,11 @@ class Server {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::shared_ptr<TimerService> timers_;
   UniqueFd stop_fd_;  // an eventfd: stop() and the signal handler write, wait() reads
+  UniqueFd reload_fd_;  // an eventfd: SIGHUP's handler writes, wait() reads and reloads
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
+  // The listeners' TLS contexts, each once (listeners may share one), for reload_tls().
+  std::mutex tls_mutex_;
+  std::vector<std::shared_ptr<TlsContext>> tls_contexts_;
   // The connects made by connect(), so that a stop cancels the pending ones; settled ones are
   // dropped at the next connect().
   mutable std::mutex connects_mutex_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -60,15 +61,59 @@ void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t def
       });
 }
 
+namespace {
+
+// "off", "optional", "required".
+std::optional<TlsClientAuth> parse_client_auth(const std::string& name) {
+  if (name == "off") return TlsClientAuth::kOff;
+  if (name == "optional") return TlsClientAuth::kOptional;
+  if (name == "required") return TlsClientAuth::kRequired;
+  return std::nullopt;
+}
+
+// A flag that may be repeated: the first value goes to `first`, the others to `more`.
+CLI::Option* add_repeatable_file(CLI::App& app, const std::string& name, std::string& first,
+                                 std::vector<std::string>& more, const std::string& help) {
+  return app
+      .add_option_function<std::vector<std::string>>(
+          name,
+          [&first, &more](const std::vector<std::string>& files) {
+            first = files.front();
+            more.assign(files.begin() + 1, files.end());
+          },
+          help)
+      ->allow_extra_args(false)  // one file per occurrence: the next word is not another one
+      ->check(CLI::ExistingFile);
+}
+
+}  // namespace
+
 void add_tls_options(CLI::App& app, CommonOptions& options) {
-  auto* cert = app.add_option("--tls-cert", options.tls_cert,
-                              "serve TLS with this certificate chain (PEM: the certificate, then "
-                              "its intermediates)")
-                   ->check(CLI::ExistingFile);
-  auto* key = app.add_option("--tls-key", options.tls_key, "the certificate's private key (PEM)")
-                  ->check(CLI::ExistingFile);
+  auto* cert = add_repeatable_file(
+      app, "--tls-cert", options.tls_cert, options.tls_sni_certs,
+      "serve TLS with this certificate chain (PEM: the certificate, then its intermediates); "
+      "repeat --tls-cert/--tls-key for more certificates, chosen by the name the client asks "
+      "for (SNI), the first being the default");
+  auto* key =
+      add_repeatable_file(app, "--tls-key", options.tls_key, options.tls_sni_keys,
+                          "the certificate's private key (PEM), in the order of --tls-cert");
   cert->needs(key);
   key->needs(cert);
+  app.add_option("--tls-ca", options.tls_ca,
+                 "CA certificates (PEM) that client certificates must be issued by")
+      ->check(CLI::ExistingFile)
+      ->needs(cert);
+  app.add_option_function<std::string>(
+         "--tls-client-auth",
+         [&options](const std::string& name) {
+           if (const auto mode = parse_client_auth(name)) options.tls_client_auth = *mode;
+         },
+         "ask TLS clients for a certificate: off, optional (verified if sent) or required "
+         "(needs --tls-ca; default: off)")
+      ->check([](const std::string& name) {
+        return parse_client_auth(name) ? std::string() : "expected off, optional or required";
+      })
+      ->needs(cert);
 }
 
 void start_logging(const CommonOptions& options) {
@@ -111,8 +156,19 @@ ListenOptions listen_options(const CommonOptions& options) {
   listen.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
   listen.max_connections = options.max_connections;
   if (!options.tls_cert.empty()) {
-    listen.tls = TlsContext::create(
-        TlsOptions{.cert_chain_file = options.tls_cert, .key_file = options.tls_key});
+    if (options.tls_sni_certs.size() != options.tls_sni_keys.size()) {
+      throw std::runtime_error("every --tls-cert needs its own --tls-key (given as often)");
+    }
+    TlsOptions tls{.cert_chain_file = options.tls_cert, .key_file = options.tls_key};
+    for (std::size_t i = 0; i < options.tls_sni_certs.size(); ++i) {
+      tls.sni_certificates.push_back({options.tls_sni_certs[i], options.tls_sni_keys[i]});
+    }
+    tls.client_ca_file = options.tls_ca;
+    tls.client_auth = options.tls_client_auth;
+    if (tls.client_auth != TlsClientAuth::kOff && tls.client_ca_file.empty()) {
+      throw std::runtime_error("--tls-client-auth optional or required needs --tls-ca");
+    }
+    listen.tls = TlsContext::create(tls);
   }
   return listen;
 }

@@ -51,6 +51,10 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
   notify(event::kWake);
 }
 
+std::string StreamConnection::peer_certificate_subject() const {
+  return tls_ == nullptr ? std::string() : tls_->peer_certificate_subject();
+}
+
 namespace {
 // The running thread's spare storage, lent to the connection it runs while that connection's
 // input or output is empty (borrow_storage / give_back_storage).

@@ -123,6 +123,10 @@ class StreamConnection : public EventHandler {
   // The ALPN protocol the TLS handshake chose (empty: none, or plaintext). Not thread safe: from
   // the connection's own hooks, on_connect() on.
   [[nodiscard]] std::string tls_alpn() const;
+  // From the connection's own hooks. The subject of the TLS client certificate, verified against
+  // TlsOptions::client_ca_file ("CN=alice,O=Example"); empty without TLS, without a client
+  // certificate, or before on_connect().
+  [[nodiscard]] std::string peer_certificate_subject() const;
   // Valid once opened.
   [[nodiscard]] const InetAddress& local_address() const noexcept { return local_; }
   [[nodiscard]] const InetAddress& peer_address() const noexcept { return peer_; }

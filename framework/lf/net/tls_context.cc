@@ -4,11 +4,16 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
+#include <memory>
 #include <stdexcept>
 #include <utility>
 
+#include "lf/log/log.h"
+#include "lf/net/inet_address.h"
 #include "lf/net/tls_error.h"
+#include "lf/net/x509_text.h"
 
 namespace lf {
 
@@ -32,6 +37,21 @@ constexpr unsigned char kSessionIdContext[] = "lf";
   throw std::runtime_error(fmt::format("TLS: {}: {}", what, tls_error_string()));
 }
 
+// The verify callback of client certificates: OpenSSL's verdict stands; a rejection is logged
+// with the peer and OpenSSL's reason, which the handshake's own error ("certificate verify
+// failed") does not give.
+int log_rejected_client(int preverified, X509_STORE_CTX* store) {
+  if (preverified == 1) return 1;
+  const auto* ssl = static_cast<const SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  const X509* certificate = X509_STORE_CTX_get_current_cert(store);
+  LF_LOG_WARN("{}: TLS client certificate rejected: {} (depth {}, subject {})",
+              ssl == nullptr ? std::string("?") : InetAddress::peer_of(SSL_get_fd(ssl)).to_string(),
+              X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)),
+              X509_STORE_CTX_get_error_depth(store), x509_subject(certificate));
+  return 0;
+}
+
 // Picks the first of the server's protocols that the client offered (server preference); no
 // common protocol ends the handshake with no_application_protocol, as RFC 7301 asks.
 int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_len,
@@ -47,15 +67,11 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_len,
   return SSL_TLSEXT_ERR_OK;
 }
 
-}  // namespace
-
-std::shared_ptr<TlsContext> TlsContext::create(const TlsOptions& options) {
-  ERR_clear_error();
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) fail("cannot create a context");
-  // Owned by the TlsContext from here, so a throw below frees it.
-  std::shared_ptr<TlsContext> context(new TlsContext(ctx, options));
-
+// What every server context shares, the front one and each certificate's: versions, ciphers,
+// options, modes, the session id context and the client certificate policy. A handshake that
+// moves to a certificate's context keeps what its SSL copied from the front one at SSL_new
+// (ciphers, options, verify mode) and takes the certificate, key and CA store from the new one.
+void configure_server(SSL_CTX* ctx, const TlsOptions& options) {
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
       SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
     fail("cannot restrict the protocol versions to TLS 1.2 and 1.3");
@@ -74,22 +90,104 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsOptions& options) {
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
-
-  if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_chain_file.c_str()) != 1) {
-    fail(fmt::format("cannot load the certificate chain {}", options.cert_chain_file));
+  switch (options.client_auth) {
+    case TlsClientAuth::kOff:
+      break;
+    case TlsClientAuth::kOptional:
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, log_rejected_client);
+      break;
+    case TlsClientAuth::kRequired:
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                         log_rejected_client);
+      break;
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+}
+
+void load_certificate(SSL_CTX* ctx, const TlsCertificateFiles& files) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, files.cert_chain_file.c_str()) != 1) {
+    fail(fmt::format("cannot load the certificate chain {}", files.cert_chain_file));
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     // Loading already compares the key with the certificate: say so in words.
     if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
-      fail(fmt::format("the private key {} does not match the certificate {}", options.key_file,
-                       options.cert_chain_file));
+      fail(fmt::format("the private key {} does not match the certificate {}", files.key_file,
+                       files.cert_chain_file));
     }
-    fail(fmt::format("cannot load the private key {}", options.key_file));
+    fail(fmt::format("cannot load the private key {}", files.key_file));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    fail(fmt::format("the private key {} does not match the certificate {}", options.key_file,
-                     options.cert_chain_file));
+    fail(fmt::format("the private key {} does not match the certificate {}", files.key_file,
+                     files.cert_chain_file));
   }
+}
+
+void load_client_ca(SSL_CTX* ctx, const std::string& ca_file) {
+  if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
+    fail(fmt::format("cannot load the client CA file {}", ca_file));
+  }
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca_file.c_str());
+  if (names == nullptr) fail(fmt::format("no CA names in the client CA file {}", ca_file));
+  SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
+}
+
+using SslCtxPtr = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
+
+SslCtxPtr new_server_ctx() {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  if (ctx == nullptr) fail("cannot create a context");
+  return ctx;
+}
+
+}  // namespace
+
+struct TlsContext::Certificates {
+  std::vector<SslCtxPtr> contexts;  // the default first
+
+  // The context whose certificate covers `server_name` (SNI), else the default.
+  [[nodiscard]] SSL_CTX* for_server_name(const char* server_name) const {
+    if (server_name != nullptr) {
+      for (const SslCtxPtr& ctx : contexts) {
+        if (X509_check_host(SSL_CTX_get0_certificate(ctx.get()), server_name, 0, 0, nullptr) == 1) {
+          return ctx.get();
+        }
+      }
+    }
+    return contexts.front().get();
+  }
+
+  // Throws std::runtime_error (naming the file) if one cannot be loaded; nothing is kept then.
+  static std::shared_ptr<const Certificates> load(const TlsOptions& options,
+                                                  std::string* alpn_wire);
+};
+
+std::shared_ptr<const TlsContext::Certificates> TlsContext::Certificates::load(
+    const TlsOptions& options, std::string* alpn_wire) {
+  auto certificates = std::make_shared<Certificates>();
+  std::vector<TlsCertificateFiles> all{{options.cert_chain_file, options.key_file}};
+  all.insert(all.end(), options.sni_certificates.begin(), options.sni_certificates.end());
+  for (const TlsCertificateFiles& files : all) {
+    SslCtxPtr ctx = new_server_ctx();
+    configure_server(ctx.get(), options);
+    load_certificate(ctx.get(), files);
+    if (options.client_auth != TlsClientAuth::kOff) {
+      load_client_ca(ctx.get(), options.client_ca_file);
+    }
+    // ALPN runs after the servername callback, on the context it moved to.
+    if (!alpn_wire->empty()) SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, alpn_wire);
+    certificates->contexts.push_back(std::move(ctx));
+  }
+  return certificates;
+}
+
+std::shared_ptr<TlsContext> TlsContext::create(const TlsOptions& options) {
+  ERR_clear_error();
+  if (options.client_auth != TlsClientAuth::kOff && options.client_ca_file.empty()) {
+    throw std::runtime_error("TLS: client certificates need a CA file (client_ca_file)");
+  }
+  SslCtxPtr front = new_server_ctx();
+  configure_server(front.get(), options);
+  // Owned by the TlsContext from here, so a throw below frees it.
+  std::shared_ptr<TlsContext> context(new TlsContext(front.release(), options));
 
   for (const std::string& protocol : options.alpn) {
     if (protocol.empty() || protocol.size() > 255) {
@@ -98,10 +196,40 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsOptions& options) {
     context->alpn_wire_.push_back(static_cast<char>(protocol.size()));
     context->alpn_wire_.append(protocol);
   }
-  if (!context->alpn_wire_.empty()) {
-    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, &context->alpn_wire_);
-  }
+  context->certificates_.store(Certificates::load(options, &context->alpn_wire_));
+  // SSL_CTX_set_tlsext_servername_callback() without its C cast (-Wold-style-cast).
+  SSL_CTX_callback_ctrl(context->ctx_, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                        reinterpret_cast<void (*)()>(select_certificate));
+  SSL_CTX_set_tlsext_servername_arg(context->ctx_, context.get());
   return context;
+}
+
+int TlsContext::select_certificate(SSL* ssl, int* /*alert*/, void* self) {
+  // A copy of the current set: a reload may replace it meanwhile, and SSL_set_SSL_CTX takes its
+  // own reference to the context it moves to, so the old set may go once this returns.
+  const std::shared_ptr<const Certificates> certificates =
+      static_cast<const TlsContext*>(self)->certificates_.load();
+  SSL_CTX* chosen =
+      certificates->for_server_name(SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
+  if (SSL_set_SSL_CTX(ssl, chosen) == nullptr) return SSL_TLSEXT_ERR_ALERT_FATAL;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+void TlsContext::reload() {
+  ERR_clear_error();
+  certificates_.store(Certificates::load(options_, &alpn_wire_));
+}
+
+std::string TlsContext::describe_certificates() const {
+  const std::shared_ptr<const Certificates> certificates = certificates_.load();
+  std::string text;
+  if (certificates == nullptr) return text;
+  for (const SslCtxPtr& ctx : certificates->contexts) {
+    const X509* certificate = SSL_CTX_get0_certificate(ctx.get());
+    if (!text.empty()) text.append("; ");
+    text.append(fmt::format("{} expires {}", x509_subject(certificate), x509_expiry(certificate)));
+  }
+  return text;
 }
 
 TlsContext::TlsContext(ssl_ctx_st* ctx, TlsOptions options)

@@ -1,18 +1,31 @@
-// Public. TlsContext: a server's TLS configuration (OpenSSL 3): its certificate chain and key,
-// TLS 1.2 and 1.3 only with Mozilla's "intermediate" ciphers, renegotiation off, session tickets
-// on, and the ALPN protocols it offers. One context serves many connections and listeners; give
-// it to ListenOptions::tls and a handler written for plaintext runs unchanged over TLS.
-// Immutable once created, so thread safe.
+// Public. TlsContext: a server's TLS configuration (OpenSSL 3): its certificate chain and key
+// (and more of them, chosen by SNI), TLS 1.2 and 1.3 only with Mozilla's "intermediate" ciphers,
+// renegotiation off, session tickets on, the ALPN protocols it offers, and client certificates
+// if asked. One context serves many connections and listeners; give it to ListenOptions::tls and
+// a handler written for plaintext runs unchanged over TLS.
+// Thread safe: reload() swaps the certificates atomically while handshakes go on.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
-// OpenSSL's SSL_CTX, declared here so that this header does not pull in OpenSSL's.
+// OpenSSL's SSL_CTX and SSL, declared here so that this header does not pull in OpenSSL's.
 struct ssl_ctx_st;
+struct ssl_st;
 
 namespace lf {
+
+// A certificate chain and its private key, both PEM files.
+struct TlsCertificateFiles {
+  std::string cert_chain_file{};
+  std::string key_file{};
+};
+
+// Whether the server asks clients for a certificate. kOptional: a client without one is served
+// (and has no peer_certificate_subject()), one with a certificate that fails verification is not.
+enum class TlsClientAuth { kOff, kOptional, kRequired };
 
 struct TlsOptions {
   std::string cert_chain_file{};  // PEM: the server's certificate first, then its intermediates
@@ -25,6 +38,14 @@ struct TlsOptions {
   // where the kernel offers it: send_file then goes out by SSL_sendfile without a copy through
   // user space. Where it does not, everything works the same in user space.
   bool kernel_tls = true;
+  // More certificates for SNI: a client naming a host that one of these covers (its DNS names,
+  // wildcards as X509_check_host allows; the first that matches wins) gets that one; a client
+  // naming no host or another host gets cert_chain_file, the default.
+  std::vector<TlsCertificateFiles> sni_certificates{};
+  // CA certificates (PEM, one or more) that must have issued client certificates; required
+  // unless client_auth is kOff. Their names are sent to the client as acceptable issuers.
+  std::string client_ca_file{};
+  TlsClientAuth client_auth = TlsClientAuth::kOff;
 };
 
 // The connect side (TlsContext::create_client): whom to trust and what to offer.
@@ -55,15 +76,33 @@ class TlsContext {
   TlsContext& operator=(const TlsContext&) = delete;
 
   [[nodiscard]] const TlsOptions& options() const noexcept { return options_; }
-  // OpenSSL's handle, for settings this class does not offer.
+  // OpenSSL's handle, for settings this class does not offer. A server session starts on it; it
+  // holds no certificate: the handshake moves to the certificate's own context (servername
+  // callback), which is where the certificate, its key and the client CA live.
   [[nodiscard]] ssl_ctx_st* native_handle() const noexcept { return ctx_; }
   // Made by create_client(): its sessions connect rather than accept.
   [[nodiscard]] bool is_client() const noexcept { return client_; }
   // A client context that checks the server's certificate and name.
   [[nodiscard]] bool verifies_peer() const noexcept { return verify_peer_; }
 
+  // Server side. Reads every certificate, key and the client CA file again; handshakes that
+  // start afterwards use them, established sessions keep the ones they started with (an SSL
+  // holds a reference to its SSL_CTX), and session tickets stay valid (their keys live in
+  // native_handle(), which does not change). Throws std::runtime_error naming the file, as
+  // create() does, and then keeps the certificates it had.
+  void reload();
+  // One line per certificate, default first: its subject and when it expires
+  // ("CN=a.test expires 2026-12-09 19:13:00 UTC"), joined with "; ". For the logs.
+  [[nodiscard]] std::string describe_certificates() const;
+
  private:
+  // A server's certificates, loaded together: one SSL_CTX each (OpenSSL keeps one certificate per
+  // key type in a context), the default first. Immutable; replaced whole by reload().
+  struct Certificates;
+
   TlsContext(ssl_ctx_st* ctx, TlsOptions options);
+  // The servername callback: every server handshake passes here, with or without SNI.
+  static int select_certificate(ssl_st* ssl, int* alert, void* self);
 
   ssl_ctx_st* ctx_;
   TlsOptions options_;
@@ -72,6 +111,7 @@ class TlsContext {
   // The connect side (create_client).
   bool client_ = false;
   bool verify_peer_ = false;
+  std::atomic<std::shared_ptr<const Certificates>> certificates_;
 };
 
 }  // namespace lf

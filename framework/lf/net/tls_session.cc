@@ -13,6 +13,7 @@
 #include "lf/net/inet_address.h"
 #include "lf/net/tls_context.h"
 #include "lf/net/tls_error.h"
+#include "lf/net/x509_text.h"
 
 namespace lf {
 
@@ -207,6 +208,11 @@ std::string TlsSession::alpn() const {
   unsigned int size = 0;
   SSL_get0_alpn_selected(ssl_, &name, &size);
   return name == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(name), size);
+}
+
+std::string TlsSession::peer_certificate_subject() const {
+  if (ssl_ == nullptr || SSL_get_verify_result(ssl_) != X509_V_OK) return {};
+  return x509_subject(SSL_get0_peer_certificate(ssl_));
 }
 
 }  // namespace lf

@@ -87,6 +87,9 @@ class TlsSession {
   // Whether the handshake resumed an earlier session (a ticket or session id) instead of a full
   // key exchange.
   [[nodiscard]] bool resumed() const noexcept;
+  // The subject of the peer's certificate ("CN=alice,O=Example") if it sent one and it passed
+  // verification (TlsOptions::client_auth); empty otherwise.
+  [[nodiscard]] std::string peer_certificate_subject() const;
 
   // File bytes read for sending (send_file without kernel TLS): they stay here until SSL_write
   // takes them, so a retried write starts with the same bytes. Holds the bytes at the head of
