@@ -331,6 +331,8 @@ TEST_F(TlsClientTest, ACancelDuringTheHandshakeClosesWithoutOnConnect) {
   ConnectOptions options;
   options.tls = client_context(files_->ca_cert());
   options.on_failure = [reported](const InetAddress&, int) { reported->store(true); };
+  // Far beyond the waits below: only the cancel may end this handshake.
+  options.handshake_timeout = 60s;
   ConnectHandle handle = server_->connect<RecordingClient>(silent.address(), options, seen, "x");
   ASSERT_TRUE(test::wait_until([&] { return server_->connections() == 1; }));  // in handshake
   EXPECT_EQ(handle.status(), ConnectStatus::kPending);

@@ -1,6 +1,7 @@
 #include "lf/net/connect_request.h"
 
 #include <cerrno>
+#include <limits>
 #include <system_error>
 #include <utility>
 
@@ -95,6 +96,11 @@ bool ConnectRequest::establish(Socket socket) {
             int error, std::string_view why) { return self->handshake_ended(weak, error, why); };
     connection->open(std::move(socket), handle_set_, options);
     attempt_ = connection;  // cancel() closes it until the handshake ends
+    // The handshake is the last attempt. The Connector that got here attaches itself after it
+    // registered, so it may come later still (its connect finished on another thread first): it
+    // must not take the handshake's place, or a cancel would close the finished Connector and
+    // leave the handshake running.
+    attempt_number_ = std::numeric_limits<int>::max();
     return true;
   }
   connection->open(std::move(socket), handle_set_, options);
