@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "lf/base/signals.h"
 #include "lf/log/log.h"
@@ -80,6 +81,10 @@ bool Server::reload_tls() {
 void Server::start() {
   if (started_) return;
   started_ = true;
+  // From start() on, not only while wait() blocks: a program that prints "listening" between
+  // the two must not be killed by a SIGTERM sent the moment it says so.
+  stop_signals_ = options_.handle_signals && signals::install_stop_handler(stop_fd_.get());
+  reload_signal_ = options_.handle_signals && signals::install_reload_handler(reload_fd_.get());
   dispatcher_->start();
 }
 
@@ -95,10 +100,6 @@ void Server::stop() noexcept {
 
 void Server::wait() {
   if (!started_ || finished_) return;
-  const bool signals_installed =
-      options_.handle_signals && signals::install_stop_handler(stop_fd_.get());
-  const bool reload_installed =
-      options_.handle_signals && signals::install_reload_handler(reload_fd_.get());
   // poll(), not read(): it returns EINTR whatever SA_RESTART says, so a signal whose handler
   // is deferred until the call returns (ThreadSanitizer does that) still gets to run.
   pollfd ready[2] = {{stop_fd_.get(), POLLIN, 0}, {reload_fd_.get(), POLLIN, 0}};
@@ -116,8 +117,8 @@ void Server::wait() {
     }
   }
   [[maybe_unused]] const auto n = ::read(stop_fd_.get(), &count, sizeof count);
-  if (reload_installed) signals::remove_reload_handler(reload_fd_.get());
-  if (signals_installed) signals::remove_stop_handler(stop_fd_.get());
+  if (std::exchange(reload_signal_, false)) signals::remove_reload_handler(reload_fd_.get());
+  if (std::exchange(stop_signals_, false)) signals::remove_stop_handler(stop_fd_.get());
   shut_down();
 }
 

@@ -35,7 +35,8 @@ namespace lf {
 struct ServerOptions : DispatcherOptions {
   // On stop, connections get this long to send what they owe and close; then they are closed.
   std::chrono::milliseconds drain_timeout{5000};
-  // While run() or wait() blocks, SIGINT and SIGTERM call stop() and SIGHUP calls reload_tls().
+  // From start() until wait() (or run()) returns, SIGINT and SIGTERM call stop() and SIGHUP
+  // calls reload_tls().
   bool handle_signals = true;
   // Resolution of the timer wheel (timers(), idle timeouts).
   std::chrono::milliseconds timer_tick{10};
@@ -145,6 +146,8 @@ class Server {
   std::vector<std::shared_ptr<ConnectRequest>> connects_;
   bool started_ = false;
   bool finished_ = false;
+  bool stop_signals_ = false;   // SIGINT/SIGTERM handlers installed by start(), removed by wait()
+  bool reload_signal_ = false;  // SIGHUP's, likewise
 };
 
 }  // namespace lf

@@ -129,11 +129,14 @@ int run_program(std::string_view program, const CommonOptions& options,
   try {
     start_logging(options);
     Server server(server_options(options));
-    fmt::print("{}\n", listen(server));
+    const std::string banner = listen(server);
+    // Started before the banner: whoever waits for it may connect, or send SIGTERM, at once.
+    server.start();
+    fmt::print("{}\n", banner);
     std::fflush(stdout);
     LF_LOG_INFO("{} running with {} threads, model {}", program, server.dispatcher().threads(),
                 to_string(server.dispatcher().model()));
-    server.run();
+    server.wait();
     LF_LOG_INFO("{} stopped", program);
     fmt::print("{} stopped\n", program);
     return 0;
