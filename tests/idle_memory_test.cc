@@ -3,8 +3,6 @@
 // arena) after each of 2,000 connections echoed one message, under every concurrency model. The
 // clients live in a vector reserved beforehand, so they allocate nothing themselves. Skipped
 // under the sanitizers, which replace malloc.
-#include <malloc.h>
-
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
@@ -15,14 +13,9 @@
 
 #include "lf/handlers/echo/echo_connection.h"
 #include "lf/server.h"
+#include "support/heap.h"
 #include "support/models.h"
 #include "support/test_client.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LF_MALLOC_REPLACED 1
-#else
-#define LF_MALLOC_REPLACED 0
-#endif
 
 namespace lf {
 namespace {
@@ -32,15 +25,10 @@ using namespace std::chrono_literals;
 constexpr std::size_t kConnections = 2000;
 constexpr std::size_t kLimitPerConnection = 1024;
 
-std::size_t heap_in_use() {
-  const struct mallinfo2 info = ::mallinfo2();
-  return info.uordblks + info.hblkhd;  // small chunks in use + mmapped chunks
-}
-
 class IdleMemory : public ::testing::TestWithParam<Model> {};
 
 TEST_P(IdleMemory, AnIdleConnectionKeepsUnderOneKibibyteOfHeap) {
-  if (LF_MALLOC_REPLACED) GTEST_SKIP() << "the sanitizer's allocator does not feed mallinfo2";
+  if (test::kMallocReplaced) GTEST_SKIP() << "the sanitizer's allocator does not feed mallinfo2";
   if (test::raise_fd_limit(2 * kConnections + 64) < 2 * kConnections + 64) {
     GTEST_SKIP() << "needs " << 2 * kConnections + 64 << " file descriptors";
   }
@@ -59,7 +47,7 @@ TEST_P(IdleMemory, AnIdleConnectionKeepsUnderOneKibibyteOfHeap) {
   ASSERT_TRUE(clients.back().send_all("warm"));
   ASSERT_EQ(clients.back().recv_exact(4), "warm");
 
-  const std::size_t before = heap_in_use();
+  const std::size_t before = test::heap_in_use();
   for (std::size_t i = 0; i < kConnections; ++i) {
     clients.emplace_back(address, 10s);
     ASSERT_TRUE(clients.back().send_all("ping")) << "connection " << i;
@@ -68,7 +56,7 @@ TEST_P(IdleMemory, AnIdleConnectionKeepsUnderOneKibibyteOfHeap) {
   // The server frees a connection's buffers just after it writes the echo: give the last few
   // a moment.
   const auto per_connection = [&] {
-    const std::size_t now = heap_in_use();
+    const std::size_t now = test::heap_in_use();
     return now > before ? (now - before) / kConnections : 0;
   };
   const auto deadline = std::chrono::steady_clock::now() + 5s;

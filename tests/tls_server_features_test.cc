@@ -2,7 +2,7 @@
 // several certificates (curl --resolve), client certificates off / optional / required (curl
 // --cert), reloading the certificates (Server::reload_tls and SIGHUP, in process and to a real
 // lf-echo) without dropping established connections, and what `openssl s_client` sees:
-// resumption over TLS 1.2 and 1.3, ALPN, a refused renegotiation. The certificates (two CAs, three
+// ALPN and a refused renegotiation (resumption: tls_test). The certificates (two CAs, three
 // server names, two clients) are made by `openssl` for each run.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -394,21 +394,6 @@ TEST_F(TlsServerFeaturesTest, ReloadsDuringHandshakesLoseNoConnection) {
   (void)testing::internal::GetCapturedStderr();
   EXPECT_EQ(served, 60);
   EXPECT_GT(reloads.load(), 1);
-}
-
-TEST_F(TlsServerFeaturesTest, SClientResumesSessionsOverTls13AndTls12) {
-  const InetAddress address = start<EchoConnection>(TlsOptions{
-      .cert_chain_file = files_->cert("default"), .key_file = files_->key("default"), .alpn = {}});
-  for (const std::string version : {"-tls1_3", "-tls1_2"}) {
-    const std::string session = files_->path("session" + version);
-    const std::string first = s_client(address, version + " -sess_out " + session, "first\\n");
-    EXPECT_TRUE(contains(first, "New, TLSv1.")) << first;
-    EXPECT_TRUE(contains(first, "first")) << first;
-    const std::string second = s_client(address, version + " -sess_in " + session, "second\\n");
-    EXPECT_TRUE(contains(second, version == "-tls1_3" ? "Reused, TLSv1.3" : "Reused, TLSv1.2"))
-        << second;
-    EXPECT_TRUE(contains(second, "second")) << second;
-  }
 }
 
 TEST_F(TlsServerFeaturesTest, SClientNegotiatesAlpnOnEveryCertificate) {

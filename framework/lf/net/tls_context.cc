@@ -67,11 +67,9 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_len,
   return SSL_TLSEXT_ERR_OK;
 }
 
-// What every server context shares, the front one and each certificate's: versions, ciphers,
-// options, modes, the session id context and the client certificate policy. A handshake that
-// moves to a certificate's context keeps what its SSL copied from the front one at SSL_new
-// (ciphers, options, verify mode) and takes the certificate, key and CA store from the new one.
-void configure_server(SSL_CTX* ctx, const TlsOptions& options) {
+// The versions, ciphers and groups both sides use, so that lf talking to lf never negotiates less
+// than either accepts.
+void restrict_protocols(SSL_CTX* ctx) {
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
       SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
     fail("cannot restrict the protocol versions to TLS 1.2 and 1.3");
@@ -79,6 +77,14 @@ void configure_server(SSL_CTX* ctx, const TlsOptions& options) {
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) fail("bad TLS 1.2 cipher list");
   if (SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1) fail("bad TLS 1.3 cipher suites");
   if (SSL_CTX_set1_groups_list(ctx, kGroups) != 1) fail("bad key exchange groups");
+}
+
+// What every server context shares, the front one and each certificate's: versions, ciphers,
+// options, modes, the session id context and the client certificate policy. A handshake that
+// moves to a certificate's context keeps what its SSL copied from the front one at SSL_new
+// (ciphers, options, verify mode) and takes the certificate, key and CA store from the new one.
+void configure_server(SSL_CTX* ctx, const TlsOptions& options) {
+  restrict_protocols(ctx);
   SSL_CTX_set_dh_auto(ctx, 1);  // DHE-RSA suites: built-in parameters matched to the key size
   // Renegotiation is a denial-of-service lever and a source of bugs; nothing here needs it.
   // Compression invites CRIME. An idle connection gives its read and write buffers back.
@@ -247,14 +253,7 @@ std::shared_ptr<TlsContext> TlsContext::create_client(const TlsClientOptions& op
   context->client_ = true;
   context->verify_peer_ = options.verify_peer;
 
-  // The server's policy, so that lf talking to lf never negotiates less than either accepts.
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
-    fail("cannot restrict the protocol versions to TLS 1.2 and 1.3");
-  }
-  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) fail("bad TLS 1.2 cipher list");
-  if (SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1) fail("bad TLS 1.3 cipher suites");
-  if (SSL_CTX_set1_groups_list(ctx, kGroups) != 1) fail("bad key exchange groups");
+  restrict_protocols(ctx);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
