@@ -18,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "lf/base/unique_fd.h"
 #include "lf/handlers/echo/echo_connection.h"
@@ -133,6 +134,7 @@ class LoopbackSocket {
   }
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] InetAddress address() const { return *InetAddress::parse("127.0.0.1", port_); }
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
 
  private:
   UniqueFd fd_;
@@ -304,6 +306,47 @@ TEST_F(TlsClientTest, RefusedCertificatesFailTheConnectWithTheReason) {
   EXPECT_TRUE(test::wait_until([&] { return test::open_fd_count() == fds_at_start; }))
       << "open fds: " << test::open_fd_count() << ", at start: " << fds_at_start;
   EXPECT_TRUE(test::wait_until([&] { return server_->connections() == 0; }));
+}
+
+// A server that resets the connection once it has the ClientHello: the connect fails with the
+// socket's error (ECONNRESET), not with EPROTO, which means the TLS protocol refused it.
+TEST_F(TlsClientTest, AServerThatResetsDuringTheHandshakeFailsTheConnectWithEconnreset) {
+  server_->start();
+  const LoopbackSocket listener(/*listening=*/true);
+  std::thread resetter([&listener] {
+    const UniqueFd peer(::accept(listener.fd(), nullptr, nullptr));
+    if (!peer.valid()) return;
+    char hello[4096];
+    (void)::recv(peer.get(), hello, sizeof hello, 0);
+    const linger abort_on_close{.l_onoff = 1, .l_linger = 0};  // close() sends RST
+    (void)::setsockopt(peer.get(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+  });
+  auto seen = std::make_shared<Seen>();
+  ConnectOptions options;
+  options.tls = client_context(files_->ca_cert());
+  options.server_name = "localhost";
+  const ConnectHandle handle = connect(listener.address(), options, seen, "never sent\n");
+  resetter.join();
+  EXPECT_EQ(handle.status(), ConnectStatus::kFailed);
+  EXPECT_EQ(handle.error(), ECONNRESET) << handle.failure();
+  std::lock_guard lock(seen->mutex);
+  EXPECT_FALSE(seen->connected);
+}
+
+// A context made for the other side is refused where it is given, not discovered as a handshake
+// that hangs until its timeout on both ends.
+TEST_F(TlsClientTest, AContextForTheOtherSideIsRefusedAtOnce) {
+  ListenOptions listen;
+  listen.tls = client_context(files_->ca_cert());
+  EXPECT_THROW((void)server_->listen<EchoConnection>(InetAddress(0, /*loopback=*/true), listen),
+               std::invalid_argument);
+  ConnectOptions options;
+  options.tls = TlsContext::create(
+      TlsOptions{.cert_chain_file = files_->cert(), .key_file = files_->key(), .alpn = {}});
+  auto seen = std::make_shared<Seen>();
+  EXPECT_THROW((void)server_->connect<RecordingClient>(*InetAddress::parse("127.0.0.1", 9), options,
+                                                       seen, "x"),
+               std::invalid_argument);
 }
 
 TEST_F(TlsClientTest, AServerThatNeverAnswersTheHandshakeTimesOut) {

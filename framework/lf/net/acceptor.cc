@@ -4,10 +4,12 @@
 
 #include <cerrno>
 #include <exception>
+#include <stdexcept>
 
 #include "lf/log/log.h"
 #include "lf/metrics/metrics.h"
 #include "lf/net/stream_connection.h"
+#include "lf/net/tls_context.h"
 #include "lf/pattern/handle_set.h"
 
 namespace lf {
@@ -17,8 +19,7 @@ UniqueFd open_spare() noexcept { return UniqueFd(::open("/dev/null", O_RDONLY | 
 }  // namespace
 
 Acceptor::Acceptor(const InetAddress& address, ConnectionFactory factory,
-                   const ListenOptions& options, TimerService* timers,
-                   HandleSetChooser choose)
+                   const ListenOptions& options, TimerService* timers, HandleSetChooser choose)
     : socket_(Socket::listen(address, ListenSocketOptions{.reuse_port = options.reuse_port,
                                                           .backlog = options.backlog,
                                                           .v6_only = options.v6_only})),
@@ -30,7 +31,15 @@ Acceptor::Acceptor(const InetAddress& address, ConnectionFactory factory,
       timers_(timers),
       choose_(std::move(choose)),
       spare_fd_(open_spare()),
-      max_connections_(options.max_connections) {}
+      max_connections_(options.max_connections) {
+  // A connect-side context would run client handshakes on accepted sockets: both ends would wait
+  // for a ServerHello until the handshake timeout.
+  if (tls_ != nullptr && tls_->is_client()) {
+    throw std::invalid_argument(
+        "ListenOptions::tls: a client context (TlsContext::create_client); a listener needs one "
+        "from TlsContext::create");
+  }
+}
 
 void Acceptor::handle_event(std::uint32_t /*events*/) {
   if (!socket_.valid()) return;

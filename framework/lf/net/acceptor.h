@@ -35,8 +35,9 @@ struct ListenOptions {
   // Open connections this listener keeps at most (0: no limit); beyond it a new connection is
   // closed at once and counted as rejected (Acceptor::rejected(), metrics).
   std::size_t max_connections = 0;
-  // Serve TLS with this context (null: plaintext). The same handler runs unchanged: on_connect()
-  // after the handshake, on_message() with the plaintext.
+  // Serve TLS with this context (null: plaintext; one from TlsContext::create, or listening
+  // throws std::invalid_argument). The same handler runs unchanged: on_connect() after the
+  // handshake, on_message() with the plaintext.
   std::shared_ptr<TlsContext> tls{};
   // A TLS handshake not complete after this long is abandoned and the connection closed
   // (0: never).

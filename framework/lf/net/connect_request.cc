@@ -2,11 +2,13 @@
 
 #include <cerrno>
 #include <limits>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 
 #include "lf/metrics/metrics.h"
 #include "lf/net/stream_connection.h"
+#include "lf/net/tls_context.h"
 #include "lf/pattern/event_handler.h"
 #include "lf/timer/timer_service.h"
 
@@ -21,6 +23,12 @@ ConnectRequest::ConnectRequest(HandleSet& handle_set, TimerService& timers,
       address_(address),
       options_(std::move(options)),
       factory_(std::move(factory)) {
+  // A server context would make both ends wait for a ClientHello until the handshake timeout.
+  if (options_.tls != nullptr && !options_.tls->is_client()) {
+    throw std::invalid_argument(
+        "ConnectOptions::tls: a server context (TlsContext::create); a connect needs one from "
+        "TlsContext::create_client");
+  }
   metrics::add(metrics::Counter::kConnectsStarted);
 }
 

@@ -42,11 +42,13 @@ struct ConnectOptions {
   // the server stops is dropped unreported (its handle says kCancelled).
   std::function<void(const InetAddress& address, int error)> on_failure;
 
-  // TLS (a context from TlsContext::create_client(); null: plaintext). Once TCP connects, the
+  // TLS (a context from TlsContext::create_client(), else connect() throws
+  // std::invalid_argument; null: plaintext). Once TCP connects, the
   // handshake runs inside the connection's events; the connect settles only when it ends:
   // kConnected and then on_connect() after a good handshake, else kFailed with EPROTO (refused:
   // a bad certificate, wrong name, no common protocol; ConnectHandle::failure() and the log say
-  // why), ETIMEDOUT (handshake_timeout) or ECONNRESET, and on_failure called; the handler never
+  // why), ETIMEDOUT (handshake_timeout) or the socket's error when the server hangs up or resets
+  // (ECONNRESET, EPIPE), and on_failure called; the handler never
   // sees it. A failed handshake is not retried: the same certificate would fail again.
   std::shared_ptr<TlsContext> tls{};
   // The name the certificate must carry, also sent as SNI. Empty: the certificate must name

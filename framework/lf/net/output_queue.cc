@@ -86,8 +86,9 @@ OutputQueue::WriteResult OutputQueue::write_to(int fd) {
 }
 
 namespace {
-// File bytes read per pread for TLS: four full records per read.
-constexpr std::size_t kTlsFileChunk = 64 * 1024;
+// Bytes staged per TLS write (file bytes per pread; queue bytes under kernel TLS): four full
+// records.
+constexpr std::size_t kTlsStageChunk = 64 * 1024;
 // One SSL_sendfile call's most: bounded so that one large file does not hold the thread for long.
 constexpr std::size_t kMaxSendfileChunk = 1024 * 1024;
 
@@ -113,26 +114,42 @@ OutputQueue::WriteResult OutputQueue::write_to(TlsSession& tls) {
   while (!empty()) {
     TlsSession::Result result{TlsSession::Status::kOk};
     if (head_.readable_bytes() > 0) {
-      result = tls.write(head_.peek(), head_.readable_bytes());
+      if (tls.kernel_sends()) {
+        // OpenSSL hands the kernel our memory and resends from that address after a want, but
+        // head_ may move its bytes meanwhile (appends compact or grow it): send from the stage,
+        // which holds a copy of head_'s first bytes and does not change until they are taken.
+        Buffer& stage = tls.write_stage();
+        if (stage.readable_bytes() == 0) {
+          stage.append(head_.peek(), std::min(head_.readable_bytes(), kTlsStageChunk));
+        }
+        result = tls.write(stage.peek(), stage.readable_bytes());
+        if (result.status == TlsSession::Status::kOk) stage.retrieve(result.bytes);
+      } else {
+        // OpenSSL encrypts into its own buffer and resends from there: head_ may move.
+        result = tls.write(head_.peek(), head_.readable_bytes());
+      }
       if (result.status == TlsSession::Status::kOk) {
         head_.retrieve(result.bytes);
         bytes_ -= result.bytes;
       }
     } else {
       FileRange& range = files_.front();
-      Buffer& stage = tls.file_stage();
+      Buffer& stage = tls.write_stage();
       const bool by_kernel = stage.readable_bytes() == 0 && tls.kernel_sends();
       if (by_kernel) {
         // The kernel reads the file and encrypts: nothing is staged, as with plain sendfile(2).
         result = tls.send_file(
             range.file.get(), range.offset,
             static_cast<std::size_t>(std::min<std::uint64_t>(range.remaining, kMaxSendfileChunk)));
+        if (result.status == TlsSession::Status::kOk && result.bytes == 0) {
+          return {WriteStatus::kFileEnded, written};  // shorter than its range, as for sendfile(2)
+        }
       } else {
         // The stage holds the range's next bytes; the range advances only by what SSL_write
         // took, so a write retried after a want starts with the same bytes, as OpenSSL requires.
         if (stage.readable_bytes() == 0) {
           const auto want =
-              static_cast<std::size_t>(std::min<std::uint64_t>(range.remaining, kTlsFileChunk));
+              static_cast<std::size_t>(std::min<std::uint64_t>(range.remaining, kTlsStageChunk));
           stage.ensure_writable(want);
           const ssize_t n = ::pread(range.file.get(), stage.begin_write(), want,
                                     static_cast<off_t>(range.offset));

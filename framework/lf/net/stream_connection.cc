@@ -488,9 +488,12 @@ bool StreamConnection::advance_handshake(std::uint32_t events) {
     case TlsSession::Status::kTruncated:
       abandon_handshake(ECONNRESET, "TLS handshake failed: " + tls_->failure());
       return false;
-    default:
-      abandon_handshake(EPROTO, "TLS handshake failed: " + tls_->failure());
+    default: {
+      // A reset is the socket's errno (ECONNRESET, EPIPE); anything else the protocol's.
+      const int error = tls_->system_error() != 0 ? tls_->system_error() : EPROTO;
+      abandon_handshake(error, "TLS handshake failed: " + tls_->failure());
       return false;
+    }
   }
 }
 

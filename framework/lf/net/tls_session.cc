@@ -76,7 +76,7 @@ void TlsSession::release() noexcept {
   SSL_free(ssl_);
   ssl_ = nullptr;
   failed_ = true;
-  file_stage_ = Buffer::unallocated();
+  write_stage_ = Buffer::unallocated();
 }
 
 void TlsSession::prepare_call() noexcept {
@@ -128,7 +128,7 @@ TlsSession::Result TlsSession::send_file(int fd, std::uint64_t offset, std::size
   if (failed_) return {Status::kFailed};
   prepare_call();
   const ossl_ssize_t ret = SSL_sendfile(ssl_, fd, static_cast<off_t>(offset), size, 0);
-  if (ret > 0) return {Status::kOk, static_cast<std::size_t>(ret)};
+  if (ret >= 0) return {Status::kOk, static_cast<std::size_t>(ret)};  // 0: at the file's end
   return {classify(static_cast<int>(ret))};
 }
 
@@ -164,6 +164,7 @@ TlsSession::Status TlsSession::classify(int ret) {
         failure_ = "the peer closed the connection";
         return Status::kTruncated;
       }
+      system_error_ = saved_errno;
       failure_ = std::system_category().message(saved_errno);  // thread safe, unlike strerror
       return Status::kFailed;
     case SSL_ERROR_SSL: {

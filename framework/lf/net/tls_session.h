@@ -68,7 +68,8 @@ class TlsSession {
   // handshake): send_file() may then be used.
   [[nodiscard]] bool kernel_sends() const noexcept;
   // Sends `size` bytes of the file `fd` from `offset` through kernel TLS (SSL_sendfile): no copy
-  // through user space. Only when kernel_sends(). kOk with the bytes sent, possibly fewer.
+  // through user space. Only when kernel_sends(). kOk with the bytes sent, possibly fewer; kOk
+  // with none when the file has no byte at `offset` (it became shorter).
   [[nodiscard]] Result send_file(int fd, std::uint64_t offset, std::size_t size);
   // Sends close_notify (once). kOk once it is sent, kWantWrite while the socket is full; a
   // failed session sends nothing and reports kOk (there is nothing cleaner to do).
@@ -91,10 +92,14 @@ class TlsSession {
   // verification (TlsOptions::client_auth); empty otherwise.
   [[nodiscard]] std::string peer_certificate_subject() const;
 
-  // File bytes read for sending (send_file without kernel TLS): they stay here until SSL_write
-  // takes them, so a retried write starts with the same bytes. Holds the bytes at the head of
-  // the first file range; empty between files.
-  [[nodiscard]] Buffer& file_stage() noexcept { return file_stage_; }
+  // Bytes handed to SSL_write that must not move until it has taken them: file bytes read for
+  // sending without kernel TLS, and, under kernel TLS, the output queue's own bytes (OpenSSL
+  // 3.0 then sends from the caller's memory, and a retry after a want resends from the same
+  // address, where the queue may since have moved its bytes). Empty between writes.
+  [[nodiscard]] Buffer& write_stage() noexcept { return write_stage_; }
+  // The socket's errno when the last operation failed on a system call (a reset: ECONNRESET,
+  // EPIPE); 0 for a protocol failure or a clean end.
+  [[nodiscard]] int system_error() const noexcept { return system_error_; }
 
   // Frees OpenSSL's state (at close): the session only answers kFailed afterwards.
   void release() noexcept;
@@ -112,7 +117,8 @@ class TlsSession {
   bool close_notify_sent_ = false;
   bool client_ = false;
   std::string failure_;
-  Buffer file_stage_ = Buffer::unallocated();
+  Buffer write_stage_ = Buffer::unallocated();
+  int system_error_ = 0;
 };
 
 }  // namespace lf
