@@ -202,7 +202,7 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsOptions& options) {
     context->alpn_wire_.push_back(static_cast<char>(protocol.size()));
     context->alpn_wire_.append(protocol);
   }
-  context->certificates_.store(Certificates::load(options, &context->alpn_wire_));
+  context->certificates_ = Certificates::load(options, &context->alpn_wire_);
   // SSL_CTX_set_tlsext_servername_callback() without its C cast (-Wold-style-cast).
   SSL_CTX_callback_ctrl(context->ctx_, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
                         reinterpret_cast<void (*)()>(select_certificate));
@@ -214,20 +214,27 @@ int TlsContext::select_certificate(SSL* ssl, int* /*alert*/, void* self) {
   // A copy of the current set: a reload may replace it meanwhile, and SSL_set_SSL_CTX takes its
   // own reference to the context it moves to, so the old set may go once this returns.
   const std::shared_ptr<const Certificates> certificates =
-      static_cast<const TlsContext*>(self)->certificates_.load();
+      static_cast<const TlsContext*>(self)->certificates();
   SSL_CTX* chosen =
       certificates->for_server_name(SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
   if (SSL_set_SSL_CTX(ssl, chosen) == nullptr) return SSL_TLSEXT_ERR_ALERT_FATAL;
   return SSL_TLSEXT_ERR_OK;
 }
 
+std::shared_ptr<const TlsContext::Certificates> TlsContext::certificates() const {
+  std::lock_guard lock(certificates_mutex_);
+  return certificates_;
+}
+
 void TlsContext::reload() {
   ERR_clear_error();
-  certificates_.store(Certificates::load(options_, &alpn_wire_));
+  std::shared_ptr<const Certificates> loaded = Certificates::load(options_, &alpn_wire_);
+  std::lock_guard lock(certificates_mutex_);
+  certificates_.swap(loaded);  // the old set goes when `loaded` does, outside the lock
 }
 
 std::string TlsContext::describe_certificates() const {
-  const std::shared_ptr<const Certificates> certificates = certificates_.load();
+  const std::shared_ptr<const Certificates> certificates = this->certificates();
   std::string text;
   if (certificates == nullptr) return text;
   for (const SslCtxPtr& ctx : certificates->contexts) {

@@ -6,8 +6,8 @@
 // Thread safe: reload() swaps the certificates atomically while handshakes go on.
 #pragma once
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -112,7 +112,12 @@ class TlsContext {
   // The connect side (create_client).
   bool client_ = false;
   bool verify_peer_ = false;
-  std::atomic<std::shared_ptr<const Certificates>> certificates_;
+  // The set in use, replaced whole by reload(). A mutex, held only to copy or replace the
+  // pointer, rather than std::atomic<std::shared_ptr>: libstdc++ 12 implements that with a lock
+  // bit ThreadSanitizer cannot see, so every reload racing a handshake was reported as a race.
+  [[nodiscard]] std::shared_ptr<const Certificates> certificates() const;
+  mutable std::mutex certificates_mutex_;
+  std::shared_ptr<const Certificates> certificates_;
 };
 
 }  // namespace lf
