@@ -270,6 +270,64 @@ TEST_P(TlsEveryModel, BulkEchoAndTls12) {
   expect_fds_back();
 }
 
+// OpenSSL reads ahead (one read takes what the socket holds) and a read stops at a short read
+// of the socket without asking it again: records that arrive with the client's Finished, several
+// in one segment, one cut in two, and a burst longer than OpenSSL's buffer must all be answered,
+// under one-shot and edge-triggered epoll alike.
+TEST_P(TlsEveryModel, RecordsArrivingTogetherCutOrInABurstAreAllRead) {
+  model_ = GetParam();
+  const InetAddress address = start();
+  const std::string out = python("records.py", std::string(kPythonClient) + R"(
+import time
+raw = socket.create_connection(('127.0.0.1', PORT), timeout=20)
+raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = context.wrap_bio(incoming, outgoing, server_hostname='localhost')
+while True:
+    try:
+        tls.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        raw.sendall(outgoing.read())
+        incoming.write(raw.recv(65536))
+def expect(want):
+    got = b''
+    while len(got) < len(want):
+        try:
+            got += tls.read(65536)
+        except ssl.SSLWantReadError:
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            incoming.write(chunk)
+    return got == want
+# 1. The client's Finished and three records in one segment.
+for word in (b'one', b'two', b'three'):
+    tls.write(word)
+raw.sendall(outgoing.read())
+print('together', expect(b'onetwothree'))
+# 2. One record cut in two, the second part 100 ms later.
+tls.write(b'four')
+record = outgoing.read()
+raw.sendall(record[:7])
+time.sleep(0.1)
+raw.sendall(record[7:])
+print('cut', expect(b'four'))
+# 3. 100 records of 1000 bytes in one send: far more than one read ahead takes.
+burst = b''.join(bytes([65 + i % 26]) * 1000 for i in range(100))
+for i in range(100):
+    tls.write(burst[i * 1000:(i + 1) * 1000])
+raw.sendall(outgoing.read())
+print('burst', expect(burst))
+raw.close()
+)",
+                                   address);
+  EXPECT_NE(out.find("together True"), std::string::npos) << out;
+  EXPECT_NE(out.find("cut True"), std::string::npos) << out;
+  EXPECT_NE(out.find("burst True"), std::string::npos) << out;
+  expect_fds_back();
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, TlsEveryModel, test::every_model(), test::model_param_name);
 
 TEST_F(TlsTest, CurlGetsARouteAndAStaticFileOverHttps) {

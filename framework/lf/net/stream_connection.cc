@@ -35,6 +35,9 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
     options_.idle_timeout = std::chrono::milliseconds(0);
     options_.handshake_timeout = std::chrono::milliseconds(0);
   }
+  // A TLS server waits for the client's hello: its first event is that hello arriving (already
+  // here or not), and nothing runs before it (on_connect() follows the handshake).
+  const bool awaits_hello = options_.tls != nullptr && !options_.tls->is_client();
   if (options_.tls != nullptr) {
     tls_ = options_.tls->is_client()
                ? std::make_unique<TlsSession>(std::move(options_.tls), socket_.fd(),
@@ -44,6 +47,14 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
   timers_.attach(options_.timers);
   last_activity_ = last_touch_ = std::chrono::steady_clock::now();
   connected_.store(true, std::memory_order_release);
+  if (awaits_hello) {
+    // Its deadline starts now, so that a peer that never speaks is dropped too; registered
+    // after it, since from then on another thread may run the connection.
+    if (options_.handshake_timeout.count() > 0) start_idle_timer(options_.handshake_timeout);
+    handle_set.register_handle(shared_from_this());
+    metrics::add(metrics::Counter::kConnectionsOpened);
+    return;
+  }
   handle_set.register_handle(shared_from_this());
   metrics::add(metrics::Counter::kConnectionsOpened);
   // Runs on_connect() soon even if the peer stays silent; that first run starts the idle timer,
@@ -387,9 +398,12 @@ void StreamConnection::read_input() {
 }
 
 void StreamConnection::read_tls_input() {
-  // OpenSSL reads the socket record by record, so bytes may wait in the kernel behind a record
-  // it returned, and decrypted bytes inside OpenSSL: read until it wants more from the socket
-  // (it saw EAGAIN), edge triggered or not.
+  // OpenSSL reads ahead (as much as the socket holds, up to its buffer), so bytes may wait
+  // inside it behind the record it returned, or in the kernel behind its last read: read until
+  // it wants more from the socket (it saw EAGAIN) or, as for plaintext, until it holds nothing
+  // and its last read of the socket was short, which spares the read that returns EAGAIN.
+  const bool until_eagain =
+      handle_set()->suspension() == Suspension::kEdgeTriggered && hangup_reported_;
   borrow_storage(input_, t_spare.input);
   for (int i = 0; i < kMaxReadsPerRound; ++i) {
     const TlsSession::Result result = tls_->read(input_);
@@ -402,6 +416,7 @@ void StreamConnection::read_tls_input() {
         deliver_input();
         if (closed_ || reading_paused_) return;
         if (reading_held_.load(std::memory_order_acquire)) return;
+        if (tls_->input_drained() && !until_eagain) return;
         flush_output();
         if (closed_) return;
         apply_backpressure();

@@ -79,6 +79,20 @@ void restrict_protocols(SSL_CTX* ctx) {
   if (SSL_CTX_set1_groups_list(ctx, kGroups) != 1) fail("bad key exchange groups");
 }
 
+// How sessions of both sides move bytes.
+void configure_io(SSL_CTX* ctx) {
+  // Partial writes and a moving buffer: the output queue hands SSL_write whatever it holds at
+  // the head, and retries with the same bytes (maybe more of them, maybe moved) after EAGAIN.
+  // An idle connection gives its read and write buffers back.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read ahead: one read(2) takes whatever the socket holds (a record's header and body, the
+  // records behind it) instead of a read for the 5-byte header and another for the body. It
+  // also tells TlsSession whether the socket was drained (a short read), which spares the read
+  // that would only return EAGAIN (nginx reads ahead too).
+  SSL_CTX_set_read_ahead(ctx, 1);
+}
+
 // What every server context shares, the front one and each certificate's: versions, ciphers,
 // options, modes, the session id context and the client certificate policy. A handshake that
 // moves to a certificate's context keeps what its SSL copied from the front one at SSL_new
@@ -87,14 +101,11 @@ void configure_server(SSL_CTX* ctx, const TlsOptions& options) {
   restrict_protocols(ctx);
   SSL_CTX_set_dh_auto(ctx, 1);  // DHE-RSA suites: built-in parameters matched to the key size
   // Renegotiation is a denial-of-service lever and a source of bugs; nothing here needs it.
-  // Compression invites CRIME. An idle connection gives its read and write buffers back.
+  // Compression invites CRIME.
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                (options.session_tickets ? 0 : SSL_OP_NO_TICKET) |
                                (options.kernel_tls ? SSL_OP_ENABLE_KTLS : 0));
-  // Partial writes and a moving buffer: the output queue hands SSL_write whatever it holds at
-  // the head, and retries with the same bytes (maybe more of them, maybe moved) after EAGAIN.
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  configure_io(ctx);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
   switch (options.client_auth) {
     case TlsClientAuth::kOff:
@@ -262,8 +273,7 @@ std::shared_ptr<TlsContext> TlsContext::create_client(const TlsClientOptions& op
 
   restrict_protocols(ctx);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  configure_io(ctx);
 
   if (options.verify_peer) {
     const int loaded = options.ca_file.empty()

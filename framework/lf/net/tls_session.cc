@@ -41,6 +41,7 @@ TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, int fd)
     SSL_free(ssl_);
     throw std::runtime_error(fmt::format("TLS: cannot create a session: {}", why));
   }
+  watch_socket_reads();
   SSL_set_accept_state(ssl_);
 }
 
@@ -67,10 +68,33 @@ TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, int fd,
     throw std::runtime_error(fmt::format("TLS: cannot create a client session for '{}': {}",
                                          name.empty() ? ip : name, why));
   }
+  watch_socket_reads();
   SSL_set_connect_state(ssl_);
 }
 
 TlsSession::~TlsSession() { release(); }
+
+void TlsSession::watch_socket_reads() noexcept {
+  BIO* socket = SSL_get_rbio(ssl_);
+  BIO_set_callback_arg(socket, reinterpret_cast<char*>(this));
+  BIO_set_callback_ex(socket, &TlsSession::note_socket_read);
+}
+
+long TlsSession::note_socket_read(BIO* bio, int operation, const char*, std::size_t size, int,
+                                  long, int ret, std::size_t* processed) {
+  // Called before and after every operation on the BIO; what it returns becomes the
+  // operation's result, so `ret` goes back unchanged.
+  if (operation == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* self = reinterpret_cast<TlsSession*>(BIO_get_callback_arg(bio));
+    // An error or EOF is no short read: the caller reads on and sees it.
+    self->socket_drained_ = ret > 0 && processed != nullptr && *processed < size;
+  }
+  return ret;
+}
+
+bool TlsSession::input_drained() const noexcept {
+  return socket_drained_ && ssl_ != nullptr && SSL_has_pending(ssl_) == 0;
+}
 
 void TlsSession::release() noexcept {
   SSL_free(ssl_);

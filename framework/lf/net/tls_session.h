@@ -22,6 +22,7 @@
 #include "lf/net/buffer.h"
 
 struct ssl_st;
+struct bio_st;
 
 namespace lf {
 
@@ -64,6 +65,11 @@ class TlsSession {
   // `size`. After a want, the next call must start with the same bytes (the output queue keeps
   // them at its head until they are taken).
   [[nodiscard]] Result write(const char* data, std::size_t size);
+  // Whether a read may stop without asking the socket again: OpenSSL holds no byte not yet
+  // returned, and its last read(2) of the socket got fewer bytes than it asked for (the socket
+  // was empty then; anything arriving since is a new edge for an edge-triggered handle, and is
+  // reported again when a level-triggered one is re-armed).
+  [[nodiscard]] bool input_drained() const noexcept;
   // Whether the kernel encrypts what this session sends (kernel TLS took over after the
   // handshake): send_file() may then be used.
   [[nodiscard]] bool kernel_sends() const noexcept;
@@ -105,6 +111,11 @@ class TlsSession {
   void release() noexcept;
 
  private:
+  // Watches the socket BIO's reads (BIO_set_callback_ex) to note short ones in socket_drained_.
+  void watch_socket_reads() noexcept;
+  // The callback: called around every operation on the BIO.
+  static long note_socket_read(bio_st* bio, int operation, const char* data, std::size_t size,
+                               int, long, int ret, std::size_t* processed);
   // Before every SSL call: empties this thread's OpenSSL error queue and errno.
   static void prepare_call() noexcept;
   // Maps the result `ret` of an SSL call onto a Status, recording a failure.
@@ -116,6 +127,7 @@ class TlsSession {
   bool failed_ = false;
   bool close_notify_sent_ = false;
   bool client_ = false;
+  bool socket_drained_ = false;  // the last read(2) returned fewer bytes than asked
   std::string failure_;
   Buffer write_stage_ = Buffer::unallocated();
   int system_error_ = 0;
