@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "lf/handlers/echo/echo_connection.h"
+#include "lf/metrics/metrics.h"
 #include "lf/net/inet_address.h"
 #include "lf/net/tls_context.h"
 #include "lf/net/x509_text.h"
@@ -329,6 +330,9 @@ TEST_F(TlsServerFeaturesTest, SighupReloadsForNewHandshakesAndKeepsEstablishedCo
     EXPECT_EQ(before.server_subject(), "CN=default.test");
     EXPECT_EQ(before.echo("before the reload"), "before the reload");
 
+    const auto counted = [](metrics::Counter counter) { return metrics::snapshot().get(counter); };
+    const std::uint64_t reloads = counted(metrics::Counter::kTlsReloads);
+    const std::uint64_t failures = counted(metrics::Counter::kTlsReloadFailures);
     copy_file(files_->cert("renewed"), live_cert);
     copy_file(files_->key("renewed"), live_key);
     ASSERT_EQ(::kill(::getpid(), SIGHUP), 0);
@@ -345,6 +349,9 @@ TEST_F(TlsServerFeaturesTest, SighupReloadsForNewHandshakesAndKeepsEstablishedCo
     // A broken file: the reload fails, the renewed certificate stays, the server goes on serving.
     std::ofstream(live_cert) << "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n";
     EXPECT_FALSE(server_->reload_tls());
+    // lf_tls_reloads_total and lf_tls_reload_failures_total: one of each.
+    EXPECT_EQ(counted(metrics::Counter::kTlsReloads), reloads + 1);
+    EXPECT_EQ(counted(metrics::Counter::kTlsReloadFailures), failures + 1);
     TlsClient after(address, files_->cert("ca"));
     EXPECT_EQ(after.server_subject(), "CN=renewed.test");
     EXPECT_EQ(after.echo("still serving"), "still serving");
@@ -492,6 +499,22 @@ TEST_F(TlsServerFeaturesTest, LfEchoReloadsOnSighupWithoutDroppingItsConnections
   EXPECT_TRUE(contains(out, "INFO  SIGHUP: reloading the TLS certificates")) << out;
   EXPECT_TRUE(contains(out, "reload: TLS certificates loaded: CN=renewed.test expires 20")) << out;
   EXPECT_TRUE(contains(out, "; CN=a.test expires 20")) << out;
+}
+
+// A client CA without a mode would be ignored (no client is asked for a certificate), and a
+// mode without a CA could verify nothing: the program refuses both at start, saying why.
+TEST_F(TlsServerFeaturesTest, LfEchoRefusesAClientCaWithoutAModeAndAModeWithoutACa) {
+  const std::string common = std::string(LF_ECHO_BINARY) + " --host 127.0.0.1 --port 0 --tls-cert " +
+                             files_->cert("default") + " --tls-key " + files_->key("default");
+  const std::string alone =
+      test::run_shell(common + " --tls-ca " + files_->cert("ca") + " 2>&1; echo \"exit $?\"", 20);
+  EXPECT_TRUE(contains(alone, "--tls-ca is used only with --tls-client-auth optional or required"))
+      << alone;
+  EXPECT_FALSE(contains(alone, "exit 0")) << alone;
+  const std::string no_ca =
+      test::run_shell(common + " --tls-client-auth required 2>&1; echo \"exit $?\"", 20);
+  EXPECT_TRUE(contains(no_ca, "--tls-client-auth optional or required needs --tls-ca")) << no_ca;
+  EXPECT_FALSE(contains(no_ca, "exit 0")) << no_ca;
 }
 #endif
 

@@ -14,6 +14,7 @@
 
 #include "lf/base/signals.h"
 #include "lf/log/log.h"
+#include "lf/metrics/metrics.h"
 #include "lf/net/connect_request.h"
 
 namespace lf {
@@ -68,9 +69,11 @@ bool Server::reload_tls() {
   for (const auto& context : contexts) {
     try {
       context->reload();
+      metrics::add(metrics::Counter::kTlsReloads);
       LF_LOG_INFO("reload: TLS certificates loaded: {}", context->describe_certificates());
     } catch (const std::exception& error) {
       all = false;
+      metrics::add(metrics::Counter::kTlsReloadFailures);
       LF_LOG_ERROR("reload failed, keeping the certificates in use ({}): {}",
                    context->describe_certificates(), error.what());
     }

@@ -171,6 +171,13 @@ ListenOptions listen_options(const CommonOptions& options) {
     if (tls.client_auth != TlsClientAuth::kOff && tls.client_ca_file.empty()) {
       throw std::runtime_error("--tls-client-auth optional or required needs --tls-ca");
     }
+    // Without a mode no client is asked for a certificate: a CA given alone would be ignored,
+    // and the operator would believe clients are checked.
+    if (tls.client_auth == TlsClientAuth::kOff && !tls.client_ca_file.empty()) {
+      throw std::runtime_error(
+          "--tls-ca is used only with --tls-client-auth optional or required (clients are not "
+          "asked for a certificate otherwise)");
+    }
     listen.tls = TlsContext::create(tls);
   }
   return listen;

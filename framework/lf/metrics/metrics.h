@@ -44,6 +44,8 @@ enum class Counter : std::uint8_t {
   kTlsTruncations,        // TLS peers that closed without close_notify
   kTlsFilesByKernel,      // files sent over TLS by kernel TLS (SSL_sendfile: no user-space copy)
   kTlsFilesByCopy,        // files sent over TLS by pread + SSL_write (no kernel TLS)
+  kTlsReloads,            // TLS contexts whose certificates were reloaded (SIGHUP, reload_tls)
+  kTlsReloadFailures,     // ... that could not be: the certificates in use were kept
   kCount,
 };
 
