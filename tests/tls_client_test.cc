@@ -225,6 +225,55 @@ TEST_F(TlsClientTest, ConnectorRoundTripsWithAnLfTlsServerAfterTheHandshake) {
   EXPECT_TRUE(handle.connection() == nullptr || handle.connection()->is_tls());
 }
 
+// Answers every connection with the subject of the client's certificate (empty without one).
+class SubjectTeller : public StreamConnection {
+ protected:
+  void on_connect() override { send("subject=" + peer_certificate_subject() + "\n"); }
+  void on_message(Buffer& input) override { input.retrieve_all(); }
+};
+
+// TlsClientOptions::cert_chain_file/key_file: the Connector presents a certificate to a server
+// that requires one (signed by the CA it trusts), and the server's handler reads its subject.
+// Without one, the server refuses the handshake: nothing reaches the client's handler.
+TEST_F(TlsClientTest, ConnectorPresentsAClientCertificateToAServerThatRequiresOne) {
+  ListenOptions listen;
+  listen.tls = TlsContext::create(TlsOptions{.cert_chain_file = files_->cert(),
+                                             .key_file = files_->key(),
+                                             .alpn = {},
+                                             .client_ca_file = files_->ca_cert(),
+                                             .client_auth = TlsClientAuth::kRequired});
+  const InetAddress address =
+      server_->listen<SubjectTeller>(InetAddress(0, /*loopback=*/true), listen);
+  server_->start();
+
+  // TLS 1.3: the client's side of the handshake may finish before the server's refusal
+  // arrives, so the connect may report connected; either way no subject comes back.
+  auto refused = std::make_shared<Seen>();
+  ConnectOptions no_cert;
+  no_cert.tls = client_context(files_->ca_cert());
+  no_cert.server_name = "localhost";
+  const ConnectHandle bare = connect(address, no_cert, refused, "");
+  EXPECT_TRUE(test::wait_until([&] { return server_->connections() == 0; }))
+      << "the connection without a certificate was kept";
+  {
+    std::lock_guard lock(refused->mutex);
+    EXPECT_EQ(refused->received.find("subject="), std::string::npos) << refused->received;
+  }
+  (void)bare;
+
+  TlsClientOptions with_cert;
+  with_cert.ca_file = files_->ca_cert();
+  with_cert.cert_chain_file = files_->cert();
+  with_cert.key_file = files_->key();
+  auto seen = std::make_shared<Seen>();
+  ConnectOptions options;
+  options.tls = TlsContext::create_client(with_cert);
+  options.server_name = "localhost";
+  const ConnectHandle handle = connect(address, options, seen, "");
+  ASSERT_EQ(handle.status(), ConnectStatus::kConnected) << handle.failure();
+  EXPECT_TRUE(wait_received(seen, "subject=CN=localhost\n"));
+}
+
 TEST_F(TlsClientTest, WithoutANameTheCertificateMustNameTheAddress) {
   const InetAddress address = listen_tls<EchoConnection>(files_->cert(), {});
   server_->start();

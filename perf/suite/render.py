@@ -525,7 +525,18 @@ TLS_WORKLOADS = (
 
 
 def tls_peer(res, workload):
-    return next((s for s in res.systems(workload) if s.startswith("nginx")), None)
+    """nginx with as many workers as lf has threads (the comparison the targets name)."""
+    systems = res.systems(workload)
+    same = f"nginx {res.meta.get('threads')} workers"
+    if same in systems:
+        return same
+    return next((s for s in systems if s.startswith("nginx")), None)
+
+
+def tls_one_thread_pair(res, workload):
+    """(lf 1 thread, nginx 1 worker) when the run measured them, else None."""
+    pair = (f"{res.reference} 1 thread", "nginx 1 worker")
+    return pair if all(s in res.systems(workload) for s in pair) else None
 
 
 def tls_targets(res, add):
@@ -579,11 +590,23 @@ def render_tls(res, w):
         work = res.ratio(workload, ref, peer, cpu) if peer else None
         if speed is not None:
             summary.append(f"| {title.split(' (')[0]} | {fmt_ratio(speed)} | {fmt_ratio(work)} |")
+    one = []
+    for workload, title, rate, unit, cpu, cpu_unit in TLS_WORKLOADS:
+        pair = tls_one_thread_pair(res, workload)
+        if pair:
+            speed, work = res.ratio(workload, *pair, rate), res.ratio(workload, *pair, cpu)
+            one.append(f"| {title.split(' (')[0]} | {fmt_ratio(speed)} | {fmt_ratio(work)} |")
     if summary:
         w(f"{ref} / nginx, medians of the per-pair ratios (above 1: {ref} serves more, or spends "
           "more CPU per operation):\n")
         w("| workload | rate | server CPU per operation |\n|---|---:|---:|")
         w("\n".join(summary))
+        w("")
+    if one:
+        w(f"With one thread each ({ref} 1 thread / nginx 1 worker, same core), where no event "
+          "passes between threads:\n")
+        w("| workload | rate | server CPU per operation |\n|---|---:|---:|")
+        w("\n".join(one))
         w("")
     for workload, title, rate, unit, cpu, cpu_unit in TLS_WORKLOADS:
         if not res.systems(workload):

@@ -283,21 +283,30 @@ class Suite:
         return files
 
     def tls_systems(self):
-        """lf-http (the reference model) and nginx, both with the same certificate."""
+        """lf-http (the reference model) and nginx, both with the same certificate; with more
+        than one server thread, also one thread (worker) each: on the one core both share, lf's
+        extra threads add leader hand-offs to every event, nginx's workers nothing."""
         ref = self.reference
 
-        def lf(port):
-            tls = self.tls_files()
-            return self.lf_command("lf-http", ref, port, self.threads,
-                                   ("--tls-cert", tls["cert"], "--tls-key", tls["key"], "--root",
-                                    tls["root"]))
+        def lf(threads):
+            def command(port):
+                tls = self.tls_files()
+                return self.lf_command("lf-http", ref, port, threads,
+                                       ("--tls-cert", tls["cert"], "--tls-key", tls["key"],
+                                        "--root", tls["root"]))
+            return command
 
-        return [(ref, lf), (f"nginx {self.threads} workers",
-                            lambda p: self.nginx_command(p, self.tls_files()))]
+        systems = [(ref, lf(self.threads)), (f"nginx {self.threads} workers",
+                                             lambda p: self.nginx_command(p, self.tls_files()))]
+        if self.threads > 1:
+            systems += [(f"{ref} 1 thread", lf(1)),
+                        ("nginx 1 worker", lambda p: self.nginx_command(p, self.tls_files(), 1))]
+        return systems
 
-    def nginx_command(self, port, tls=None):
-        """nginx answering GET /hello like lf-http; with `tls` (tls_files()), over TLS 1.3 with
-        TLS_CIPHER only and serving tls["root"] too."""
+    def nginx_command(self, port, tls=None, workers=None):
+        """nginx answering GET /hello like lf-http, with `workers` worker processes (default: as
+        many as the server threads); with `tls` (tls_files()), over TLS 1.3 with TLS_CIPHER only
+        and serving tls["root"] too."""
         ssl = ";"
         if tls:
             ssl = f""" ssl;
@@ -312,7 +321,7 @@ class Suite:
         with open(conf, "w") as f:
             f.write(f"""daemon off;
 master_process on;
-worker_processes {self.threads};
+worker_processes {workers or self.threads};
 pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log warn;
 events {{ worker_connections 4096; }}
