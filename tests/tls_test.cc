@@ -171,6 +171,21 @@ context.minimum_version = ssl.TLSVersion.TLSv1_2
 def connect():
     raw = socket.create_connection(('127.0.0.1', PORT), timeout=20)
     return context.wrap_socket(raw, server_hostname='localhost', suppress_ragged_eofs=False)
+def memory_session():
+    # A session over memory BIOs, so the test decides how its records go out (damaged, cut,
+    # together). Returns after the handshake with the client's Finished still in `outgoing`.
+    raw = socket.create_connection(('127.0.0.1', PORT), timeout=20)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname='localhost')
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            incoming.write(raw.recv(65536))
+    return raw, tls, incoming, outgoing
 )";
 
 TEST_F(TlsTest, ContextNamesTheFileAndOpenSslsReasonWhenItCannotLoad) {
@@ -279,17 +294,7 @@ TEST_P(TlsEveryModel, RecordsArrivingTogetherCutOrInABurstAreAllRead) {
   const InetAddress address = start();
   const std::string out = python("records.py", std::string(kPythonClient) + R"(
 import time
-raw = socket.create_connection(('127.0.0.1', PORT), timeout=20)
-raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-tls = context.wrap_bio(incoming, outgoing, server_hostname='localhost')
-while True:
-    try:
-        tls.do_handshake()
-        break
-    except ssl.SSLWantReadError:
-        raw.sendall(outgoing.read())
-        incoming.write(raw.recv(65536))
+raw, tls, incoming, outgoing = memory_session()
 def expect(want):
     got = b''
     while len(got) < len(want):
@@ -571,17 +576,7 @@ def closed_by_server(raw):
         return False
 
 def established():
-    # A session over memory BIOs, so the test can damage the records it sends.
-    raw = socket.create_connection(('127.0.0.1', PORT), timeout=20)
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = context.wrap_bio(incoming, outgoing, server_hostname='localhost')
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            raw.sendall(outgoing.read())
-            incoming.write(raw.recv(65536))
+    raw, tls, _, outgoing = memory_session()
     raw.sendall(outgoing.read())
     return raw, tls, outgoing
 

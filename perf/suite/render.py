@@ -596,18 +596,16 @@ def render_tls(res, w):
         if pair:
             speed, work = res.ratio(workload, *pair, rate), res.ratio(workload, *pair, cpu)
             one.append(f"| {title.split(' (')[0]} | {fmt_ratio(speed)} | {fmt_ratio(work)} |")
-    if summary:
-        w(f"{ref} / nginx, medians of the per-pair ratios (above 1: {ref} serves more, or spends "
-          "more CPU per operation):\n")
-        w("| workload | rate | server CPU per operation |\n|---|---:|---:|")
-        w("\n".join(summary))
-        w("")
-    if one:
-        w(f"With one thread each ({ref} 1 thread / nginx 1 worker, same core), where no event "
-          "passes between threads:\n")
-        w("| workload | rate | server CPU per operation |\n|---|---:|---:|")
-        w("\n".join(one))
-        w("")
+    for intro, rows in (
+            (f"{ref} / nginx, medians of the per-pair ratios (above 1: {ref} serves more, or "
+             "spends more CPU per operation):\n", summary),
+            (f"With one thread each ({ref} 1 thread / nginx 1 worker, same core), where no event "
+             "passes between threads:\n", one)):
+        if rows:
+            w(intro)
+            w("| workload | rate | server CPU per operation |\n|---|---:|---:|")
+            w("\n".join(rows))
+            w("")
     for workload, title, rate, unit, cpu, cpu_unit in TLS_WORKLOADS:
         if not res.systems(workload):
             continue
