@@ -333,6 +333,51 @@ raw.close()
   expect_fds_back();
 }
 
+// A round reads at most 16 records: records left in OpenSSL's buffer are read in later rounds,
+// which need not read the socket. A record that arrives meanwhile is a new edge, which such a
+// round takes; it must then still read the socket, not trust a short read of an earlier round.
+// The second segment comes 0 to 600 us after the first, across the rounds' window.
+TEST_P(TlsEveryModel, ARecordArrivingWhileEarlierOnesWaitInOpensslIsRead) {
+  model_ = GetParam();
+  const InetAddress address = start();
+  const std::string out = python("late.py", std::string(kPythonClient) + R"(
+import time
+raw, tls, incoming, outgoing = memory_session()
+raw.sendall(outgoing.read())
+raw.settimeout(3)
+def expect(size):
+    got = b''
+    while len(got) < size:
+        try:
+            got += tls.read(65536)
+        except ssl.SSLWantReadError:
+            try:
+                chunk = raw.recv(65536)
+            except socket.timeout:
+                return got
+            if not chunk:
+                return got
+            incoming.write(chunk)
+    return got
+stalled = 0
+for i in range(60):
+    for _ in range(40):
+        tls.write(b'x' * 10)
+    raw.sendall(outgoing.read())
+    time.sleep((i % 7) * 0.0001)
+    tls.write(b'late')
+    raw.sendall(outgoing.read())
+    if not expect(404).endswith(b'late'):
+        stalled += 1
+        break
+print('stalled', stalled)
+raw.close()
+)",
+                                   address);
+  EXPECT_NE(out.find("stalled 0"), std::string::npos) << out;
+  expect_fds_back();
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, TlsEveryModel, test::every_model(), test::model_param_name);
 
 TEST_F(TlsTest, CurlGetsARouteAndAStaticFileOverHttps) {

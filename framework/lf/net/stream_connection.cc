@@ -53,6 +53,9 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
     if (options_.handshake_timeout.count() > 0) start_idle_timer(options_.handshake_timeout);
     handle_set.register_handle(shared_from_this());
     metrics::add(metrics::Counter::kConnectionsOpened);
+    // Fired before the registration (it cannot within a wheel tick, but a preempted thread may
+    // take longer): its notify() found nothing to run, so say it again.
+    if (idle_timer_fired_.load()) notify(event::kTimer);
     return;
   }
   handle_set.register_handle(shared_from_this());
@@ -272,6 +275,7 @@ std::uint32_t StreamConnection::interest() const noexcept {
 
 void StreamConnection::handle_event(std::uint32_t events) {
   if (closed_) return;  // a stale event, or work queued before the close
+  if (tls_ != nullptr) tls_->forget_socket_reads();
   if (!started_) {
     if (tls_ != nullptr && !tls_->established()) {
       if (!advance_handshake(events)) return;

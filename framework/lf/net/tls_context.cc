@@ -106,6 +106,8 @@ void configure_server(SSL_CTX* ctx, const TlsOptions& options) {
                                (options.session_tickets ? 0 : SSL_OP_NO_TICKET) |
                                (options.kernel_tls ? SSL_OP_ENABLE_KTLS : 0));
   configure_io(ctx);
+  // OpenSSL 3.0 may fail to hand receiving to the kernel with bytes read ahead in its buffer.
+  if (options.kernel_tls) SSL_CTX_set_read_ahead(ctx, 0);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
   switch (options.client_auth) {
     case TlsClientAuth::kOff:

@@ -93,7 +93,9 @@ long TlsSession::note_socket_read(BIO* bio, int operation, const char*, std::siz
 }
 
 bool TlsSession::input_drained() const noexcept {
-  return socket_drained_ && ssl_ != nullptr && SSL_has_pending(ssl_) == 0;
+  // Under kernel TLS receive a read returns one record: short, whatever else waits.
+  return socket_drained_ && ssl_ != nullptr && SSL_has_pending(ssl_) == 0 &&
+         BIO_get_ktls_recv(SSL_get_rbio(ssl_)) == 0;
 }
 
 void TlsSession::release() noexcept {

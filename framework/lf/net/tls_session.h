@@ -70,6 +70,11 @@ class TlsSession {
   // was empty then; anything arriving since is a new edge for an edge-triggered handle, and is
   // reported again when a level-triggered one is re-armed).
   [[nodiscard]] bool input_drained() const noexcept;
+  // Forgets the last read's shortness: called as a round of events starts. A read made before
+  // the round's events were taken says nothing of bytes whose edge the round took (records
+  // left in OpenSSL's buffer are read without asking the socket), so only a short read made
+  // during the round may end it.
+  void forget_socket_reads() noexcept { socket_drained_ = false; }
   // Whether the kernel encrypts what this session sends (kernel TLS took over after the
   // handshake): send_file() may then be used.
   [[nodiscard]] bool kernel_sends() const noexcept;

@@ -165,7 +165,7 @@ void ThreadSet::supervise() {
       // then one came free): look again after a grow delay, unwoken. Waking at each stall's start
       // cost a busy server with short events two context switches each time (seen: two per TLS
       // connection, over half of a one-thread server's); a long stall is still seen within a grow
-      // delay of its start.
+      // delay of its start, so a thread is added after at most three grow delays (two before).
       const std::uint64_t stalls = stalls_.load(std::memory_order_acquire);
       if (stalls != stalls_looked_at) {
         stalls_looked_at = stalls;
