@@ -186,6 +186,22 @@ def memory_session():
             raw.sendall(outgoing.read())
             incoming.write(raw.recv(65536))
     return raw, tls, incoming, outgoing
+def receive(raw, tls, incoming, size):
+    # Up to `size` plaintext bytes of a memory_session(): fewer if the server closes or goes
+    # silent for the socket's timeout.
+    got = b''
+    while len(got) < size:
+        try:
+            got += tls.read(65536)
+        except ssl.SSLWantReadError:
+            try:
+                chunk = raw.recv(65536)
+            except socket.timeout:
+                return got
+            if not chunk:
+                return got
+            incoming.write(chunk)
+    return got
 )";
 
 TEST_F(TlsTest, ContextNamesTheFileAndOpenSslsReasonWhenItCannotLoad) {
@@ -296,16 +312,7 @@ TEST_P(TlsEveryModel, RecordsArrivingTogetherCutOrInABurstAreAllRead) {
 import time
 raw, tls, incoming, outgoing = memory_session()
 def expect(want):
-    got = b''
-    while len(got) < len(want):
-        try:
-            got += tls.read(65536)
-        except ssl.SSLWantReadError:
-            chunk = raw.recv(65536)
-            if not chunk:
-                break
-            incoming.write(chunk)
-    return got == want
+    return receive(raw, tls, incoming, len(want)) == want
 # 1. The client's Finished and three records in one segment.
 for word in (b'one', b'two', b'three'):
     tls.write(word)
@@ -345,20 +352,6 @@ import time
 raw, tls, incoming, outgoing = memory_session()
 raw.sendall(outgoing.read())
 raw.settimeout(3)
-def expect(size):
-    got = b''
-    while len(got) < size:
-        try:
-            got += tls.read(65536)
-        except ssl.SSLWantReadError:
-            try:
-                chunk = raw.recv(65536)
-            except socket.timeout:
-                return got
-            if not chunk:
-                return got
-            incoming.write(chunk)
-    return got
 stalled = 0
 for i in range(60):
     for _ in range(40):
@@ -367,7 +360,7 @@ for i in range(60):
     time.sleep((i % 7) * 0.0001)
     tls.write(b'late')
     raw.sendall(outgoing.read())
-    if not expect(404).endswith(b'late'):
+    if not receive(raw, tls, incoming, 404).endswith(b'late'):
         stalled += 1
         break
 print('stalled', stalled)

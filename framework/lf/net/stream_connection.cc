@@ -47,19 +47,19 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
   timers_.attach(options_.timers);
   last_activity_ = last_touch_ = std::chrono::steady_clock::now();
   connected_.store(true, std::memory_order_release);
+  // The handshake's deadline starts now, so that a peer that never speaks is dropped too;
+  // before the registration, since from then on another thread may run the connection.
+  if (awaits_hello && options_.handshake_timeout.count() > 0) {
+    start_idle_timer(options_.handshake_timeout);
+  }
+  handle_set.register_handle(shared_from_this());
+  metrics::add(metrics::Counter::kConnectionsOpened);
   if (awaits_hello) {
-    // Its deadline starts now, so that a peer that never speaks is dropped too; registered
-    // after it, since from then on another thread may run the connection.
-    if (options_.handshake_timeout.count() > 0) start_idle_timer(options_.handshake_timeout);
-    handle_set.register_handle(shared_from_this());
-    metrics::add(metrics::Counter::kConnectionsOpened);
     // Fired before the registration (it cannot within a wheel tick, but a preempted thread may
     // take longer): its notify() found nothing to run, so say it again.
     if (idle_timer_fired_.load()) notify(event::kTimer);
     return;
   }
-  handle_set.register_handle(shared_from_this());
-  metrics::add(metrics::Counter::kConnectionsOpened);
   // Runs on_connect() soon even if the peer stays silent; that first run starts the idle timer,
   // so only the owning thread ever touches it.
   notify(event::kWake);

@@ -80,7 +80,7 @@ void restrict_protocols(SSL_CTX* ctx) {
 }
 
 // How sessions of both sides move bytes.
-void configure_io(SSL_CTX* ctx) {
+void configure_io(SSL_CTX* ctx, bool read_ahead) {
   // Partial writes and a moving buffer: the output queue hands SSL_write whatever it holds at
   // the head, and retries with the same bytes (maybe more of them, maybe moved) after EAGAIN.
   // An idle connection gives its read and write buffers back.
@@ -90,7 +90,7 @@ void configure_io(SSL_CTX* ctx) {
   // records behind it) instead of a read for the 5-byte header and another for the body. It
   // also tells TlsSession whether the socket was drained (a short read), which spares the read
   // that would only return EAGAIN (nginx reads ahead too).
-  SSL_CTX_set_read_ahead(ctx, 1);
+  SSL_CTX_set_read_ahead(ctx, read_ahead ? 1 : 0);
 }
 
 // What every server context shares, the front one and each certificate's: versions, ciphers,
@@ -105,9 +105,9 @@ void configure_server(SSL_CTX* ctx, const TlsOptions& options) {
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                (options.session_tickets ? 0 : SSL_OP_NO_TICKET) |
                                (options.kernel_tls ? SSL_OP_ENABLE_KTLS : 0));
-  configure_io(ctx);
-  // OpenSSL 3.0 may fail to hand receiving to the kernel with bytes read ahead in its buffer.
-  if (options.kernel_tls) SSL_CTX_set_read_ahead(ctx, 0);
+  // Not under kernel TLS: OpenSSL 3.0 may fail to hand receiving to the kernel with bytes read
+  // ahead in its buffer.
+  configure_io(ctx, /*read_ahead=*/!options.kernel_tls);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
   switch (options.client_auth) {
     case TlsClientAuth::kOff:
@@ -275,7 +275,7 @@ std::shared_ptr<TlsContext> TlsContext::create_client(const TlsClientOptions& op
 
   restrict_protocols(ctx);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-  configure_io(ctx);
+  configure_io(ctx, /*read_ahead=*/true);
 
   if (options.verify_peer) {
     const int loaded = options.ca_file.empty()
