@@ -459,6 +459,82 @@ TEST_F(TlsClientTest, AServerStopDuringTheHandshakeReportsCancelled) {
   EXPECT_FALSE(seen->connected);
 }
 
+// on_failure is the caller's code: when it throws, on every path that reports (a plain connect
+// refused, a handshake timing out, a server stop during the handshake), the throw is logged and
+// counted, and the connect and its connection still end whole: status settled, descriptors back,
+// and the server goes on (or stops) as without the throw.
+TEST_F(TlsClientTest, AnOnFailureThatThrowsIsLoggedAndTheConnectStillEndsWhole) {
+  const InetAddress echo = listen_tls<EchoConnection>(files_->cert(), {});
+  server_->start();
+  const SilentListener silent;
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  const auto throwing = [calls](const InetAddress&, int) {
+    calls->fetch_add(1);
+    throw std::runtime_error("the caller's on_failure broke");
+  };
+  testing::internal::CaptureStderr();
+  const std::size_t fds_at_start = test::open_fd_count();  // the capture's file is one of them
+  {
+    const LoopbackSocket closed(/*listening=*/false);  // bound, not listening: refused
+    ConnectOptions options;
+    options.on_failure = throwing;
+    auto seen = std::make_shared<Seen>();
+    const ConnectHandle refused =
+        server_->connect<RecordingClient>(closed.address(), options, seen, "x");
+    EXPECT_TRUE(test::wait_until([&] { return refused.status() == ConnectStatus::kFailed; }));
+    EXPECT_EQ(refused.error(), ECONNREFUSED);
+  }
+  {
+    ConnectOptions options;
+    options.tls = client_context(files_->ca_cert());
+    options.handshake_timeout = 200ms;
+    options.on_failure = throwing;
+    auto seen = std::make_shared<Seen>();
+    const ConnectHandle timed_out =
+        server_->connect<RecordingClient>(silent.address(), options, seen, "x");
+    EXPECT_TRUE(test::wait_until([&] { return timed_out.status() == ConnectStatus::kFailed; }));
+    EXPECT_EQ(timed_out.error(), ETIMEDOUT);
+  }
+  EXPECT_TRUE(test::wait_until([&] { return calls->load() == 2; })) << calls->load();
+  EXPECT_TRUE(test::wait_until([&] { return server_->connections() == 0; }));
+  EXPECT_TRUE(test::wait_until([&] { return test::open_fd_count() == fds_at_start; }))
+      << "open fds: " << test::open_fd_count() << ", at start: " << fds_at_start;
+  {
+    // The server still serves after both throws.
+    auto seen = std::make_shared<Seen>();
+    ConnectOptions options;
+    options.tls = client_context(files_->ca_cert());
+    options.server_name = "localhost";
+    const ConnectHandle handle = connect(echo, options, seen, "still here\n");
+    ASSERT_EQ(handle.status(), ConnectStatus::kConnected) << handle.failure();
+    EXPECT_TRUE(wait_received(seen, "still here\n"));
+  }
+  {
+    ConnectOptions options;
+    options.tls = client_context(files_->ca_cert());
+    options.handshake_timeout = 60s;  // only the stop may end it
+    options.on_failure = throwing;
+    auto seen = std::make_shared<Seen>();
+    const ConnectHandle stopped =
+        server_->connect<RecordingClient>(silent.address(), options, seen, "x");
+    // Both ends of the echo above, and this one in its handshake.
+    ASSERT_TRUE(test::wait_until([&] { return server_->connections() == 3; }));
+    server_->stop();
+    server_->wait();
+    server_.reset();
+    EXPECT_EQ(stopped.status(), ConnectStatus::kCancelled);
+  }
+  EXPECT_EQ(calls->load(), 3);
+  const std::string log = testing::internal::GetCapturedStderr();
+  std::size_t logged = 0;
+  for (std::size_t at = log.find("on_failure threw: the caller's on_failure broke");
+       at != std::string::npos; at = log.find("on_failure threw: the caller's", at + 1)) {
+    ++logged;
+  }
+  EXPECT_EQ(logged, 3u) << log;
+  EXPECT_EQ(log.find("on_close threw"), std::string::npos) << log;
+}
+
 // ProxyConnection in front of an upstream, with TLS on either side or both.
 class TlsProxyTest : public TlsClientTest {
  protected:

@@ -370,6 +370,32 @@ TEST_F(TlsServerFeaturesTest, SighupReloadsForNewHandshakesAndKeepsEstablishedCo
   EXPECT_TRUE(contains(log, "cannot load the certificate chain " + live_cert)) << log;
 }
 
+// SIGHUP is caught only by a server with something to reload. A plaintext one leaves it as it
+// found it (by default it ends the process, as when its terminal closes); a TLS listener added
+// after start() catches it from then on, and wait() puts the old action back.
+TEST_F(TlsServerFeaturesTest, OnlyAServerWithATlsListenerCatchesSighup) {
+  const auto current_handler = [] {
+    struct sigaction current {};
+    ::sigaction(SIGHUP, nullptr, &current);
+    return current.sa_handler;
+  };
+  const auto before = current_handler();
+  ServerOptions options;
+  options.threads = 1;
+  options.handle_signals = true;
+  server_ = std::make_unique<Server>(options);
+  (void)server_->listen<EchoConnection>(InetAddress(0, /*loopback=*/true));
+  server_->start();
+  EXPECT_EQ(current_handler(), before) << "a plaintext server caught SIGHUP";
+  ListenOptions listen;
+  listen.tls = TlsContext::create(TlsOptions{
+      .cert_chain_file = files_->cert("default"), .key_file = files_->key("default"), .alpn = {}});
+  (void)server_->listen<EchoConnection>(InetAddress(0, /*loopback=*/true), listen);
+  EXPECT_NE(current_handler(), before) << "a TLS listener added after start() left SIGHUP alone";
+  stop();
+  EXPECT_EQ(current_handler(), before) << "wait() did not put SIGHUP's action back";
+}
+
 // Reloads racing handshakes: a handshake picks the certificate set while another thread swaps it
 // (and drops the old one). Every handshake completes, and every connection echoes; under
 // ThreadSanitizer and AddressSanitizer this is the test of the swap and of the old set's lifetime.
@@ -504,8 +530,9 @@ TEST_F(TlsServerFeaturesTest, LfEchoReloadsOnSighupWithoutDroppingItsConnections
 // A client CA without a mode would be ignored (no client is asked for a certificate), and a
 // mode without a CA could verify nothing: the program refuses both at start, saying why.
 TEST_F(TlsServerFeaturesTest, LfEchoRefusesAClientCaWithoutAModeAndAModeWithoutACa) {
-  const std::string common = std::string(LF_ECHO_BINARY) + " --host 127.0.0.1 --port 0 --tls-cert " +
-                             files_->cert("default") + " --tls-key " + files_->key("default");
+  const std::string common = std::string(LF_ECHO_BINARY) +
+                             " --host 127.0.0.1 --port 0 --tls-cert " + files_->cert("default") +
+                             " --tls-key " + files_->key("default");
   const std::string alone =
       test::run_shell(common + " --tls-ca " + files_->cert("ca") + " 2>&1; echo \"exit $?\"", 20);
   EXPECT_TRUE(contains(alone, "--tls-ca is used only with --tls-client-auth optional or required"))

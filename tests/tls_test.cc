@@ -96,7 +96,8 @@ class TlsTest : public testing::Test {
     if (files_ == nullptr) GTEST_SKIP() << "openssl is not installed";
   }
 
-  // A server with one TLS listener of Handler on 127.0.0.1; returns its address.
+  // A server with one TLS listener of Handler on 127.0.0.1 (with listen.tls, or the test
+  // certificate's defaults); returns its address.
   template <typename Handler = EchoConnection, typename... Args>
   InetAddress start(ListenOptions listen = {}, Args... args) {
     ServerOptions options;
@@ -104,8 +105,10 @@ class TlsTest : public testing::Test {
     options.handle_signals = false;
     options.model = model_;
     server_ = std::make_unique<Server>(options);
-    listen.tls = TlsContext::create(
-        TlsOptions{.cert_chain_file = files_->cert(), .key_file = files_->key(), .alpn = {}});
+    if (listen.tls == nullptr) {
+      listen.tls = TlsContext::create(
+          TlsOptions{.cert_chain_file = files_->cert(), .key_file = files_->key(), .alpn = {}});
+    }
     const InetAddress address =
         server_->listen<Handler>(InetAddress(0, /*loopback=*/true), listen, args...);
     server_->start();
@@ -333,7 +336,7 @@ raw.sendall(outgoing.read())
 print('burst', expect(burst))
 raw.close()
 )",
-                                   address);
+                                 address);
   EXPECT_NE(out.find("together True"), std::string::npos) << out;
   EXPECT_NE(out.find("cut True"), std::string::npos) << out;
   EXPECT_NE(out.find("burst True"), std::string::npos) << out;
@@ -366,7 +369,7 @@ for i in range(60):
 print('stalled', stalled)
 raw.close()
 )",
-                                   address);
+                                 address);
   EXPECT_NE(out.find("stalled 0"), std::string::npos) << out;
   expect_fds_back();
 }
@@ -560,6 +563,37 @@ TEST_F(TlsTest, AKeptSessionIsResumedAndCountedAsResumed) {
     EXPECT_NE(second.find("second"), std::string::npos) << second;
     EXPECT_EQ(handshakes.now(), 2u) << version;
     EXPECT_EQ(resumed.now(), 1u) << version;
+  }
+  expect_fds_back();
+}
+
+// Without tickets a session lives in the server's cache. A close that sends no close_notify (here
+// the idle timeout; also a reset, a drain or a failed write) must not drop it: OpenSSL evicts the
+// session of an SSL freed unshut, which would make every such client pay a full handshake again.
+// Since TLS 1.1 a session may be resumed after such a close (RFC 5246, 7.2.1).
+TEST_F(TlsTest, ASessionTheServerClosedWithoutCloseNotifyIsStillResumed) {
+  ListenOptions listen;
+  listen.idle_timeout = 300ms;
+  listen.tls = TlsContext::create(TlsOptions{.cert_chain_file = files_->cert(),
+                                             .key_file = files_->key(),
+                                             .alpn = {},
+                                             .session_tickets = false});
+  const InetAddress address = start(listen);
+  for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+    const CounterGrowth idle_closes(metrics::Counter::kIdleTimeouts);
+    const std::string session = files_->dir() + "/idle-session" + version;
+    // Still reading when the server closes it for idleness.
+    const std::string first =
+        test::run_shell("sh -c '(printf \"first\\n\"; sleep 2) | openssl s_client " + version +
+                            " -sess_out " + session + " -CAfile " + files_->cert() +
+                            " -connect 127.0.0.1:" + std::to_string(address.port()) + "'",
+                        20);
+    EXPECT_NE(first.find("New, TLSv1."), std::string::npos) << first;
+    EXPECT_EQ(idle_closes.now(), 1u) << version << ": the server did not close it for idleness";
+    const std::string second = s_client(address, "second", version + " -sess_in " + session);
+    const std::string reused = version == "-tls1_3" ? "Reused, TLSv1.3" : "Reused, TLSv1.2";
+    EXPECT_NE(second.find(reused), std::string::npos) << version << "\n" << second;
+    EXPECT_NE(second.find("second"), std::string::npos) << second;
   }
   expect_fds_back();
 }

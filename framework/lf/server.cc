@@ -54,6 +54,7 @@ InetAddress Server::listen(const InetAddress& address, ConnectionFactory factory
     if (std::find(tls_contexts_.begin(), tls_contexts_.end(), options.tls) == tls_contexts_.end()) {
       tls_contexts_.push_back(options.tls);
     }
+    if (started_) handle_reload_signal();  // a TLS listener added to a running server
   }
   return acceptor->address();
 }
@@ -64,7 +65,7 @@ bool Server::reload_tls() {
     std::lock_guard lock(tls_mutex_);
     contexts = tls_contexts_;
   }
-  if (contexts.empty()) LF_LOG_INFO("reload: no TLS listener, nothing to reload");
+  if (contexts.empty()) LF_LOG_INFO("reload: no TLS listener, nothing to reload");  // by a call
   bool all = true;
   for (const auto& context : contexts) {
     try {
@@ -87,8 +88,19 @@ void Server::start() {
   // From start() on, not only while wait() blocks: a program that prints "listening" between
   // the two must not be killed by a SIGTERM sent the moment it says so.
   stop_signals_ = options_.handle_signals && signals::install_stop_handler(stop_fd_.get());
-  reload_signal_ = options_.handle_signals && signals::install_reload_handler(reload_fd_.get());
+  {
+    std::lock_guard lock(tls_mutex_);
+    if (!tls_contexts_.empty()) handle_reload_signal();
+  }
   dispatcher_->start();
+}
+
+void Server::handle_reload_signal() {
+  // Called under tls_mutex_. Only with something to reload: a plaintext server keeps SIGHUP's
+  // default (it ends, as when its terminal closes), as a muduo or Asio server does.
+  if (options_.handle_signals && !reload_signal_) {
+    reload_signal_ = signals::install_reload_handler(reload_fd_.get());
+  }
 }
 
 void Server::stop() noexcept {
@@ -120,7 +132,12 @@ void Server::wait() {
     }
   }
   [[maybe_unused]] const auto n = ::read(stop_fd_.get(), &count, sizeof count);
-  if (std::exchange(reload_signal_, false)) signals::remove_reload_handler(reload_fd_.get());
+  bool reload_signal = false;
+  {
+    std::lock_guard lock(tls_mutex_);
+    reload_signal = std::exchange(reload_signal_, false);
+  }
+  if (reload_signal) signals::remove_reload_handler(reload_fd_.get());
   if (std::exchange(stop_signals_, false)) signals::remove_stop_handler(stop_fd_.get());
   shut_down();
 }
@@ -132,7 +149,8 @@ void Server::run() {
 
 ThreadSet& Server::thread_set() {
   ThreadSet* threads = dispatcher_->thread_set();
-  if (threads == nullptr) throw std::logic_error("Server::thread_set(): not a Leader/Followers model");
+  if (threads == nullptr)
+    throw std::logic_error("Server::thread_set(): not a Leader/Followers model");
   return *threads;
 }
 

@@ -35,8 +35,8 @@ namespace lf {
 struct ServerOptions : DispatcherOptions {
   // On stop, connections get this long to send what they owe and close; then they are closed.
   std::chrono::milliseconds drain_timeout{5000};
-  // From start() until wait() (or run()) returns, SIGINT and SIGTERM call stop() and SIGHUP
-  // calls reload_tls().
+  // From start() until wait() (or run()) returns, SIGINT and SIGTERM call stop() and, on a server
+  // with a TLS listener, SIGHUP calls reload_tls() (without one SIGHUP keeps its default action).
   bool handle_signals = true;
   // Resolution of the timer wheel (timers(), idle timeouts).
   std::chrono::milliseconds timer_tick{10};
@@ -55,7 +55,8 @@ class Server {
   template <std::derived_from<StreamConnection> Handler, typename... Args>
   InetAddress listen(const InetAddress& address, const ListenOptions& options, Args... args) {
     check_shared_through_event_handler<Handler>();
-    return listen(address, [args...] { return std::make_shared<Handler>(args...); }, options);
+    return listen(
+        address, [args...] { return std::make_shared<Handler>(args...); }, options);
   }
   template <std::derived_from<StreamConnection> Handler>
   InetAddress listen(const InetAddress& address) {
@@ -122,6 +123,9 @@ class Server {
 
  private:
   void shut_down();
+  // Catches SIGHUP for reload_tls() (ServerOptions::handle_signals), once the server has a TLS
+  // listener and has started.
+  void handle_reload_signal();
   // Sends `bits` to every handler but the timers and waits until none is left, or the deadline.
   bool notify_all_and_wait(std::uint32_t bits, std::chrono::steady_clock::time_point deadline);
   // What a stop waits for: registered handlers except the timer service and live listeners
@@ -134,7 +138,7 @@ class Server {
   ServerOptions options_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::shared_ptr<TimerService> timers_;
-  UniqueFd stop_fd_;  // an eventfd: stop() and the signal handler write, wait() reads
+  UniqueFd stop_fd_;    // an eventfd: stop() and the signal handler write, wait() reads
   UniqueFd reload_fd_;  // an eventfd: SIGHUP's handler writes, wait() reads and reloads
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
   // The listeners' TLS contexts, each once (listeners may share one), for reload_tls().
@@ -147,7 +151,7 @@ class Server {
   bool started_ = false;
   bool finished_ = false;
   bool stop_signals_ = false;   // SIGINT/SIGTERM handlers installed by start(), removed by wait()
-  bool reload_signal_ = false;  // SIGHUP's, likewise
+  bool reload_signal_ = false;  // SIGHUP's, likewise (under tls_mutex_)
 };
 
 }  // namespace lf

@@ -4,8 +4,9 @@ certificate for localhost, 127.0.0.1 and ::1 in --tls-dir (key mode 0600); curl 
 /hello over HTTPS; a key SET with redis-cli --tls is read back over the plaintext port (one
 store); a restart reuses the same certificate; without --tls-dir the certificate goes to
 $XDG_STATE_HOME/lf-demo, else ~/.local/state/lf-demo; --https-port 0 --kv-tls-port 0 make none;
-a certificate without its key, or a --tls-dir that cannot be made, turns TLS off with the reason
-and plaintext goes on; SIGTERM exits 0 every time.
+a certificate without its key, a user's certificate with the wrong key, or a --tls-dir that
+cannot be made, turns TLS off with the reason and plaintext goes on (a pair of lf's own whose key
+does not match, left by a stopped renewal, is made anew); SIGTERM exits 0 every time.
 
 usage: lf_demo_tls_test.py LF_DEMO
 """
@@ -212,6 +213,41 @@ def main():
                 fail("a certificate without its key was overwritten")
         demo.stop()
         print("ok: a certificate without its key is reported, not overwritten")
+
+        # A pair of ours whose key does not match (what a renewal stopped between its two renames
+        # leaves): made anew. The same mismatch with a certificate of the user's: refused, kept.
+        torn_dir = os.path.join(work, "torn")
+        os.makedirs(torn_dir, mode=0o700)
+        shutil.copy(cert, torn_dir)
+        torn_key = os.path.join(torn_dir, "key.pem")
+        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-out", torn_key])
+        os.chmod(torn_key, 0o600)
+        demo = Demo(binary, work, ["--tls-dir", torn_dir])
+        torn_cert = os.path.join(torn_dir, "cert.pem")
+        if f"TLS certificate {torn_cert} (made now" not in demo.banner():
+            fail(f"a torn pair of lf's own was not made anew:\n{demo.banner()}")
+        check_certificate(torn_cert, torn_key)
+        check_tls(demo, torn_cert)
+        demo.stop()
+        mine_dir = os.path.join(work, "mine")
+        os.makedirs(mine_dir, mode=0o700)
+        mine_cert, mine_key = os.path.join(mine_dir, "cert.pem"), os.path.join(mine_dir, "key.pem")
+        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-days", "2", "-subj", "/O=mine/CN=localhost", "-keyout",
+             os.path.join(mine_dir, "unused.pem"), "-out", mine_cert])
+        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-out", mine_key])
+        with open(mine_cert, "rb") as f:
+            mine = f.read()
+        demo = Demo(binary, work, ["--tls-dir", mine_dir])
+        if "TLS off: " not in demo.banner() or "does not match" not in demo.banner():
+            fail(f"a user's certificate with the wrong key was not refused:\n{demo.banner()}")
+        with open(mine_cert, "rb") as f:
+            if f.read() != mine:
+                fail("a user's certificate with the wrong key was overwritten")
+        demo.stop()
+        print("ok: a torn pair of lf's own is made anew; a user's mismatched pair is refused, kept")
 
         # A directory that cannot be made: TLS off with the reason, plaintext served all the same.
         demo = Demo(binary, work, ["--tls-dir", "/dev/null/lf-demo"])

@@ -17,7 +17,9 @@
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "lf/net/tls_error.h"
 
@@ -44,6 +46,8 @@ using File = std::unique_ptr<FILE, CloseFile>;
 
 // The names a browser, curl or redis-cli on this machine may use to reach a local server.
 constexpr const char* kCommonName = "localhost";
+// The organisation name ensure_self_signed() knows its own certificates by.
+constexpr std::string_view kOrganisation = "lf self-signed";
 constexpr const char* kSubjectAltName = "DNS:localhost,IP:127.0.0.1,IP:::1";
 
 [[noreturn]] void fail(std::string_view what) {
@@ -93,8 +97,8 @@ Certificate make_certificate(EVP_PKEY* key, int days) {
   }
   X509_NAME* name = X509_get_subject_name(cert.get());
   if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                                 reinterpret_cast<const unsigned char*>("lf self-signed"), -1, -1,
-                                 0) != 1 ||
+                                 reinterpret_cast<const unsigned char*>(kOrganisation.data()),
+                                 static_cast<int>(kOrganisation.size()), -1, 0) != 1 ||
       X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                  reinterpret_cast<const unsigned char*>(kCommonName), -1, -1,
                                  0) != 1 ||
@@ -115,34 +119,47 @@ Certificate make_certificate(EVP_PKEY* key, int days) {
   return cert;
 }
 
-// Writes through `write` to a new file beside `path` with `mode`, then renames it over `path`.
-template <typename Write>
-void write_file(const std::string& path, mode_t mode, Write write) {
-  const std::string temporary = path + ".new";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) fail_errno("cannot create", temporary);
-  // O_CREAT's mode does not apply to a file that was already there (a leftover .new).
-  if (::fchmod(fd, mode) != 0) {
-    const int error = errno;
-    ::close(fd);
-    fail_errno("cannot set the mode of", temporary, error);
+// A file written in full beside its final name (`path`.new, with `mode`) and moved into place
+// by commit(); dropped if never committed, so no half-written key is left behind.
+class StagedFile {
+ public:
+  template <typename Write>
+  StagedFile(std::string path, mode_t mode, Write write)
+      : path_(std::move(path)), temporary_(path_ + ".new") {
+    const int fd = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) fail_errno("cannot create", temporary_);
+    staged_ = true;
+    // O_CREAT's mode does not apply to a file that was already there (a leftover .new).
+    if (::fchmod(fd, mode) != 0) {
+      const int error = errno;
+      ::close(fd);
+      fail_errno("cannot set the mode of", temporary_, error);
+    }
+    File file(::fdopen(fd, "w"));
+    if (file == nullptr) {
+      const int error = errno;
+      ::close(fd);
+      fail_errno("cannot open", temporary_, error);
+    }
+    if (!write(file.get())) fail(fmt::format("cannot write {}", temporary_));
+    if (std::fflush(file.get()) != 0 || ::fsync(fd) != 0) fail_errno("cannot write", temporary_);
   }
-  File file(::fdopen(fd, "w"));
-  if (file == nullptr) {
-    const int error = errno;
-    ::close(fd);
-    fail_errno("cannot open", temporary, error);
+  ~StagedFile() {
+    if (staged_) ::unlink(temporary_.c_str());
   }
-  try {
-    if (!write(file.get())) fail(fmt::format("cannot write {}", temporary));
-    if (std::fflush(file.get()) != 0 || ::fsync(fd) != 0) fail_errno("cannot write", temporary);
-    file.reset();
-    if (::rename(temporary.c_str(), path.c_str()) != 0) fail_errno("cannot rename", temporary);
-  } catch (...) {
-    ::unlink(temporary.c_str());  // no half-written key left behind
-    throw;
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+
+  void commit() {
+    if (::rename(temporary_.c_str(), path_.c_str()) != 0) fail_errno("cannot rename", temporary_);
+    staged_ = false;
   }
-}
+
+ private:
+  std::string path_;
+  std::string temporary_;
+  bool staged_ = false;
+};
 
 Certificate read_certificate(const std::string& path) {
   const File file(std::fopen(path.c_str(), "re"));
@@ -150,6 +167,16 @@ Certificate read_certificate(const std::string& path) {
   Certificate cert(PEM_read_X509(file.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) fail(fmt::format("cannot read the certificate {}", path));
   return cert;
+}
+
+// A certificate make_certificate() made: self-issued with its organisation name.
+bool made_here(X509* cert) {
+  X509_NAME* subject = X509_get_subject_name(cert);
+  const int at = X509_NAME_get_index_by_NID(subject, NID_organizationName, -1);
+  if (at < 0 || X509_NAME_cmp(subject, X509_get_issuer_name(cert)) != 0) return false;
+  const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
+  return std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                          static_cast<std::size_t>(ASN1_STRING_length(value))) == kOrganisation;
 }
 
 Key read_key(const std::string& path) {
@@ -166,11 +193,16 @@ void write_self_signed(const std::string& cert_file, const std::string& key_file
   ERR_clear_error();
   const Key key = make_key();
   const Certificate cert = make_certificate(key.get(), days);
-  // The key first: a certificate in place always has its key beside it.
-  write_file(key_file, 0600, [&](FILE* file) {
+  // Both written in full before either replaces anything: a failed write (a full disk) leaves the
+  // old pair as it was. Only a crash between the two renames can part them, and
+  // ensure_self_signed() makes such a pair anew since it recognises its own certificate.
+  StagedFile staged_key(key_file, 0600, [&](FILE* file) {
     return PEM_write_PrivateKey(file, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
   });
-  write_file(cert_file, 0644, [&](FILE* file) { return PEM_write_X509(file, cert.get()) == 1; });
+  StagedFile staged_cert(cert_file, 0644,
+                         [&](FILE* file) { return PEM_write_X509(file, cert.get()) == 1; });
+  staged_key.commit();
+  staged_cert.commit();
 }
 
 SelfSignedFiles ensure_self_signed(const std::string& dir) {
@@ -189,11 +221,14 @@ SelfSignedFiles ensure_self_signed(const std::string& dir) {
     ERR_clear_error();
     const Certificate cert = read_certificate(files.cert);
     const Key key = read_key(files.key);
-    if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    const bool matching = X509_check_private_key(cert.get(), key.get()) == 1;
+    ERR_clear_error();  // the mismatch's reason, if any, is not a failure when it is ours
+    if (!matching && !made_here(cert.get())) {
       fail(fmt::format("the key {} does not match the certificate {}", files.key, files.cert));
     }
     // Expired: replaced, as on first run (a client trusting the old one must fetch the new one).
-    if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) > 0) return files;
+    // A pair of ours that does not match is what a renewal stopped between its renames leaves.
+    if (matching && X509_cmp_current_time(X509_get0_notAfter(cert.get())) > 0) return files;
   }
   std::error_code error;
   if (fs::create_directories(dir, error)) {

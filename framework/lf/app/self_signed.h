@@ -15,14 +15,17 @@ struct SelfSignedFiles {
 };
 
 // Writes a new key to `key_file` (mode 0600) and its certificate, valid for `days` from now, to
-// `cert_file`. Each file is written beside its final name and renamed into place, so a reader
-// never sees half a file. Throws std::runtime_error naming the file and OpenSSL's reason.
+// `cert_file`. Both are written in full beside their final names, then renamed into place (the
+// key first), so a reader never sees half a file and a failed write leaves the old pair. Throws
+// std::runtime_error naming the file and OpenSSL's reason.
 void write_self_signed(const std::string& cert_file, const std::string& key_file, int days = 825);
 
 // `dir`/cert.pem and `dir`/key.pem: reused when both are there, the key matches and the
-// certificate has not expired; otherwise made (and `dir` created, mode 0700, if missing). Files
-// of your own put there are used as they are. Throws std::runtime_error when a file is there but
-// cannot be read, the key does not match the certificate, or the certificate has no key.
+// certificate has not expired; otherwise made (and `dir` created, mode 0700, if missing), also
+// when the key does not match a certificate made here (a renewal stopped between its renames).
+// Files of your own put there are used as they are. Throws std::runtime_error when a file is
+// there but cannot be read, the key does not match a certificate of your own, or a certificate
+// has no key.
 [[nodiscard]] SelfSignedFiles ensure_self_signed(const std::string& dir);
 
 }  // namespace lf::app

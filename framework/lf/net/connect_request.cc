@@ -6,6 +6,7 @@
 #include <system_error>
 #include <utility>
 
+#include "lf/log/log.h"
 #include "lf/metrics/metrics.h"
 #include "lf/net/stream_connection.h"
 #include "lf/net/tls_context.h"
@@ -167,8 +168,20 @@ bool ConnectRequest::attempt_closed() {
   return status_ == ConnectStatus::kCancelled && !cancelled_by_caller_;
 }
 
-void ConnectRequest::report(int error) const {
-  if (options_.on_failure) options_.on_failure(address_, error);
+void ConnectRequest::report(int error) const noexcept {
+  if (!options_.on_failure) return;
+  // Caught here: it runs inside a connection's close, a Connector's event or a server's stop, none
+  // of which may be left half done by the caller's callback.
+  try {
+    options_.on_failure(address_, error);
+  } catch (const std::exception& e) {
+    metrics::add(metrics::Counter::kHandlerExceptions);
+    LF_LOG_ERROR("connect to {}: on_failure threw: {}", address_.to_string(), e.what());
+  } catch (...) {
+    metrics::add(metrics::Counter::kHandlerExceptions);
+    LF_LOG_ERROR("connect to {}: on_failure threw an exception not derived from std::exception",
+                 address_.to_string());
+  }
 }
 
 void ConnectRequest::cancel(bool by_caller) {

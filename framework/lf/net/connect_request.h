@@ -60,7 +60,7 @@ class ConnectRequest : public std::enable_shared_from_this<ConnectRequest> {
   // The attempt in flight was closed by cancel(), stop() or a server drain. Settles as cancelled;
   // true when on_failure must hear ECANCELED (the server stopped, not the caller's cancel()).
   [[nodiscard]] bool attempt_closed();
-  void report(int error) const;
+  void report(int error) const noexcept;
 
   // A caller's cancel (ConnectHandle): not reported to on_failure.
   void cancel() { cancel(/*by_caller=*/true); }

@@ -24,8 +24,8 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
   if (weak_from_this().expired()) {
     throw std::logic_error(
         "StreamConnection::open: no std::shared_ptr owns this connection: create it with "
-        "std::make_shared, and do not derive it from std::enable_shared_from_this (lf::EventHandler "
-        "already does: use std::static_pointer_cast on shared_from_this())");
+        "std::make_shared, and do not derive it from std::enable_shared_from_this "
+        "(lf::EventHandler already does: use std::static_pointer_cast on shared_from_this())");
   }
   socket_ = std::move(socket);
   local_ = InetAddress::local_of(socket_.fd());
@@ -259,8 +259,7 @@ void StreamConnection::deliver_buffered_input() {
 }
 
 bool StreamConnection::output_full(std::size_t more) const noexcept {
-  return output_bytes() + more > high_water_mark_ ||
-         queued_files() > kMaxQueuedFiles;
+  return output_bytes() + more > high_water_mark_ || queued_files() > kMaxQueuedFiles;
 }
 
 std::uint32_t StreamConnection::interest() const noexcept {
@@ -651,7 +650,11 @@ void StreamConnection::check_idle() {
   if (!idle_timer_.valid()) return;
   const auto silent = std::chrono::steady_clock::now() - last_activity_;
   if (silent < options_.idle_timeout) {
-    start_idle_timer(options_.idle_timeout - silent);  // traffic since the last touch
+    // Traffic since the last touch: wait for the rest. The fire may also have been the handshake
+    // timer's, cancelled too late (its callback had started) while the idle timer runs: cancel
+    // whichever is current, so one timer is left, not two (a no-op when it is the one that fired).
+    options_.timers->cancel(idle_timer_);
+    start_idle_timer(options_.idle_timeout - silent);
     return;
   }
   LF_LOG_INFO("closing idle connection {} (no traffic for {} ms)", peer_.to_string(),

@@ -80,8 +80,8 @@ void TlsSession::watch_socket_reads() noexcept {
   BIO_set_callback_ex(socket, &TlsSession::note_socket_read);
 }
 
-long TlsSession::note_socket_read(BIO* bio, int operation, const char*, std::size_t size, int,
-                                  long, int ret, std::size_t* processed) {
+long TlsSession::note_socket_read(BIO* bio, int operation, const char*, std::size_t size, int, long,
+                                  int ret, std::size_t* processed) {
   // Called before and after every operation on the BIO; what it returns becomes the
   // operation's result, so `ret` goes back unchanged.
   if (operation == (BIO_CB_READ | BIO_CB_RETURN)) {
@@ -99,6 +99,12 @@ bool TlsSession::input_drained() const noexcept {
 }
 
 void TlsSession::release() noexcept {
+  // OpenSSL drops from the server's cache the session of an SSL freed without a close_notify
+  // sent. Our closes without one (idle timeout, reset, drain, a handler's abort) are no reason to
+  // give that client a full handshake next time, and TLS 1.1+ allow resuming after them; marked
+  // shut down as nginx does. A failure that sent a fatal alert has removed the session already.
+  if (ssl_ != nullptr && established_)
+    SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(ssl_);
   ssl_ = nullptr;
   failed_ = true;
