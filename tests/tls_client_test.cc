@@ -25,6 +25,7 @@
 #include "lf/handlers/http/http_connection.h"
 #include "lf/handlers/http/http_service.h"
 #include "lf/handlers/proxy/proxy_connection.h"
+#include "lf/metrics/metrics.h"
 #include "lf/net/inet_address.h"
 #include "lf/net/tls_context.h"
 #include "lf/server.h"
@@ -88,6 +89,7 @@ struct Seen {
   std::mutex mutex;
   bool connected = false;
   std::string alpn_at_connect;  // known only once the handshake is complete
+  bool resumed_at_connect = false;
   std::string received;
 };
 
@@ -103,6 +105,7 @@ class RecordingClient : public StreamConnection {
       std::lock_guard lock(seen_->mutex);
       seen_->connected = true;
       seen_->alpn_at_connect = tls_alpn();
+      seen_->resumed_at_connect = tls_resumed();
     }
     send(greeting_);
   }
@@ -195,6 +198,24 @@ class TlsClientTest : public testing::Test {
     EXPECT_TRUE(test::wait_until([&] { return handle.status() != ConnectStatus::kPending; }));
     return handle;
   }
+  // `openssl s_server` with `flags` on a free port, answering each line reversed (-rev), for
+  // `connections` connections one after the other; its address once it accepts.
+  InetAddress start_s_server(const std::string& flags, int connections) {
+    const std::uint16_t port = free_port();
+    const std::string log = files_->path("s_server-" + std::to_string(port) + ".log");
+    (void)test::run_shell("sh -c '(timeout 30 openssl s_server -rev " + flags + " -naccept " +
+                              std::to_string(connections) + " -accept 127.0.0.1:" +
+                              std::to_string(port) + " -cert " + files_->cert() + " -key " +
+                              files_->key() + " > " + log + " 2>&1 < /dev/null &)'",
+                          10);
+    EXPECT_TRUE(test::wait_until([&] {
+      std::ifstream in(log);
+      std::stringstream text;
+      text << in.rdbuf();
+      return text.str().find("ACCEPT") != std::string::npos;
+    })) << "openssl s_server did not start";
+    return *InetAddress::parse("127.0.0.1", port);
+  }
   static bool wait_received(const std::shared_ptr<Seen>& seen, const std::string& text) {
     return test::wait_until([&] {
       std::lock_guard lock(seen->mutex);
@@ -223,6 +244,47 @@ TEST_F(TlsClientTest, ConnectorRoundTripsWithAnLfTlsServerAfterTheHandshake) {
   // ALPN is settled only by the handshake: on_connect() saw its result, so it ran after it.
   EXPECT_EQ(seen->alpn_at_connect, "lf-echo");
   EXPECT_TRUE(handle.connection() == nullptr || handle.connection()->is_tls());
+}
+
+// The Connector resumes: a second connect to the same server and name with the same client
+// context offers the session (TLS 1.3 ticket) the first one got, and the server accepts it. A
+// connect under another name, or with session_cache_servers = 0, makes a full handshake.
+TEST_F(TlsClientTest, ASecondConnectToTheSameServerResumesTheSession) {
+  const InetAddress address = listen_tls<EchoConnection>(files_->cert(), {});
+  server_->start();
+  const auto connect_once = [&](const std::shared_ptr<TlsContext>& context,
+                                const std::string& name) {
+    auto seen = std::make_shared<Seen>();
+    ConnectOptions options;
+    options.tls = context;
+    options.server_name = name;
+    ConnectHandle handle = connect(address, options, seen, "ticket please\n");
+    EXPECT_EQ(handle.status(), ConnectStatus::kConnected) << handle.failure();
+    // The echo comes after the server's tickets: once it is here, the session is kept.
+    EXPECT_TRUE(wait_received(seen, "ticket please\n"));
+    handle.disconnect();
+    std::lock_guard lock(seen->mutex);
+    return seen->resumed_at_connect;
+  };
+  const auto context = client_context(files_->ca_cert());
+  const std::uint64_t resumed_before = metrics::snapshot().get(metrics::Counter::kTlsResumed);
+  EXPECT_FALSE(connect_once(context, "localhost")) << "nothing to resume yet";
+  EXPECT_EQ(context->client_sessions(), 1u);
+  EXPECT_TRUE(connect_once(context, "localhost")) << "the kept session was not resumed";
+  EXPECT_TRUE(connect_once(context, "localhost")) << "the newest session was not kept";
+  // Both ends count the resumption: two handshakes resumed, twice each.
+  EXPECT_EQ(metrics::snapshot().get(metrics::Counter::kTlsResumed) - resumed_before, 4u);
+  // Another name is another server's session, even on the same address.
+  EXPECT_FALSE(connect_once(context, "127.0.0.1"));
+  EXPECT_EQ(context->client_sessions(), 2u);
+
+  TlsClientOptions without;
+  without.ca_file = files_->ca_cert();
+  without.session_cache_servers = 0;
+  const auto no_cache = TlsContext::create_client(without);
+  EXPECT_FALSE(connect_once(no_cache, "localhost"));
+  EXPECT_FALSE(connect_once(no_cache, "localhost"));
+  EXPECT_EQ(no_cache->client_sessions(), 0u);
 }
 
 // Answers every connection with the subject of the client's certificate (empty without one).
@@ -289,27 +351,37 @@ TEST_F(TlsClientTest, WithoutANameTheCertificateMustNameTheAddress) {
 
 TEST_F(TlsClientTest, ConnectorTalksToOpensslSServer) {
   server_->start();
-  const std::uint16_t port = free_port();
-  const std::string log = files_->path("s_server.log");
-  // -rev answers each line reversed; -naccept 1 ends it after our connection.
-  (void)test::run_shell("sh -c '(timeout 30 openssl s_server -rev -naccept 1 -accept 127.0.0.1:" +
-                            std::to_string(port) + " -cert " + files_->cert() + " -key " +
-                            files_->key() + " > " + log + " 2>&1 < /dev/null &)'",
-                        10);
-  ASSERT_TRUE(test::wait_until([&] {
-    std::ifstream in(log);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str().find("ACCEPT") != std::string::npos;
-  })) << "openssl s_server did not start";
+  const InetAddress address = start_s_server("", 1);
   auto seen = std::make_shared<Seen>();
   ConnectOptions options;
   options.tls = client_context(files_->ca_cert());
   options.server_name = "localhost";
-  const ConnectHandle handle =
-      connect(*InetAddress::parse("127.0.0.1", port), options, seen, "hello s_server\n");
+  const ConnectHandle handle = connect(address, options, seen, "hello s_server\n");
   ASSERT_EQ(handle.status(), ConnectStatus::kConnected) << handle.failure();
   EXPECT_TRUE(wait_received(seen, "revres_s olleh"));
+}
+
+// TLS 1.2 resumption against OpenSSL's own server, by ticket (RFC 5077) and by session id
+// (-no_ticket: s_server's session cache): the second connect resumes.
+TEST_F(TlsClientTest, ConnectorResumesTls12SessionsByTicketAndBySessionId) {
+  server_->start();
+  for (const std::string flags : {"-tls1_2", "-tls1_2 -no_ticket"}) {
+    SCOPED_TRACE(flags);
+    const InetAddress address = start_s_server(flags, 2);
+    const auto context = client_context(files_->ca_cert());
+    for (const bool resumed : {false, true}) {
+      auto seen = std::make_shared<Seen>();
+      ConnectOptions options;
+      options.tls = context;
+      options.server_name = "localhost";
+      ConnectHandle handle = connect(address, options, seen, "again\n");
+      ASSERT_EQ(handle.status(), ConnectStatus::kConnected) << handle.failure();
+      EXPECT_TRUE(wait_received(seen, "niaga"));
+      handle.disconnect();
+      std::lock_guard lock(seen->mutex);
+      EXPECT_EQ(seen->resumed_at_connect, resumed);
+    }
+  }
 }
 
 // Each refused certificate: the connect fails with EPROTO and the verifier's reason (in

@@ -4,7 +4,7 @@ module as the client (test certificates made by the openssl command in a tempora
 
 - terminate: --tls-cert/--tls-key in front of a plaintext lf-echo;
 - originate: a plaintext listener, --upstream-tls --upstream-ca --upstream-server-name to an
-  lf-echo serving TLS;
+  lf-echo serving TLS, the second upstream connection resuming the first one's session;
 - both at once;
 - an upstream whose certificate does not carry --upstream-server-name, and one signed by a CA the
   proxy does not trust: the client's connection is closed and the log says why;
@@ -172,9 +172,13 @@ def main():
         print("ok: terminates TLS in front of a plaintext upstream")
 
         originating = proxy("originating", tls_echo, *upstream_tls,
-                            "--upstream-server-name", "localhost")
+                            "--upstream-server-name", "localhost", "--log-level", "debug")
         round_trip(originating.port)
         print("ok: originates TLS to an upstream, checking its certificate and name")
+        round_trip(originating.port)
+        if not wait_for_log(originating, "TLSv1.3 TLS_AES_128_GCM_SHA256, resumed"):
+            fail(f"the second upstream connection did not resume:\n{originating.log()}")
+        print("ok: the next upstream connection resumes the session of the one before")
 
         both = proxy("both", tls_echo, *server_tls, *upstream_tls)
         round_trip(both.port, client_context(path))

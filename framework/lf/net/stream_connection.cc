@@ -41,7 +41,7 @@ void StreamConnection::open(Socket socket, HandleSet& handle_set,
   if (options_.tls != nullptr) {
     tls_ = options_.tls->is_client()
                ? std::make_unique<TlsSession>(std::move(options_.tls), socket_.fd(),
-                                              options_.server_name, peer_.ip())
+                                              options_.server_name, peer_)
                : std::make_unique<TlsSession>(std::move(options_.tls), socket_.fd());
   }
   timers_.attach(options_.timers);
@@ -517,6 +517,10 @@ bool StreamConnection::advance_handshake(std::uint32_t events) {
 
 std::string StreamConnection::tls_alpn() const {
   return tls_ == nullptr ? std::string() : tls_->alpn();
+}
+
+bool StreamConnection::tls_resumed() const noexcept {
+  return tls_ != nullptr && tls_->resumed();
 }
 
 void StreamConnection::abandon_handshake(int error, std::string_view why) {

@@ -123,6 +123,10 @@ class StreamConnection : public EventHandler {
   // The ALPN protocol the TLS handshake chose (empty: none, or plaintext). Not thread safe: from
   // the connection's own hooks, on_connect() on.
   [[nodiscard]] std::string tls_alpn() const;
+  // Whether the TLS handshake resumed an earlier session (a server's ticket or session id; for
+  // a connect, the session its TlsContext kept from the last connection to that server) instead
+  // of a full one. Same rules as tls_alpn().
+  [[nodiscard]] bool tls_resumed() const noexcept;
   // From the connection's own hooks. The subject of the TLS client certificate, verified against
   // TlsOptions::client_ca_file ("CN=alice,O=Example"); empty without TLS, without a client
   // certificate, or before on_connect().

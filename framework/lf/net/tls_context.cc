@@ -12,6 +12,7 @@
 
 #include "lf/log/log.h"
 #include "lf/net/inet_address.h"
+#include "lf/net/tls_client_sessions.h"
 #include "lf/net/tls_error.h"
 #include "lf/net/x509_text.h"
 
@@ -305,6 +306,15 @@ std::shared_ptr<TlsContext> TlsContext::create_client(const TlsClientOptions& op
     }
   }
 
+  if (options.session_cache_servers > 0) {
+    // The sessions go to our own cache, keyed by server: OpenSSL's client cache would not know
+    // which server a session is for.
+    context->client_sessions_ = std::make_unique<TlsClientSessions>(options.session_cache_servers);
+    SSL_CTX_set_app_data(ctx, context.get());
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, &TlsContext::keep_client_session);
+  }
+
   std::string wire;
   for (const std::string& protocol : options.alpn) {
     if (protocol.empty() || protocol.size() > 255) {
@@ -320,6 +330,30 @@ std::shared_ptr<TlsContext> TlsContext::create_client(const TlsClientOptions& op
     fail("cannot set the ALPN protocols");
   }
   return context;
+}
+
+int TlsContext::keep_client_session(SSL* ssl, SSL_SESSION* session) {
+  const auto* context = static_cast<const TlsContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  // The key TlsSession put on its SSL: the server's address and name.
+  const auto* server = static_cast<const std::string*>(SSL_get_app_data(ssl));
+  if (context == nullptr || context->client_sessions_ == nullptr || server == nullptr ||
+      SSL_SESSION_is_resumable(session) != 1) {
+    return 0;  // not kept: OpenSSL releases it
+  }
+  context->client_sessions_->put(*server, session);
+  return 1;  // kept, with the reference OpenSSL gave
+}
+
+ssl_session_st* TlsContext::client_session(const std::string& server) const {
+  return client_sessions_ == nullptr ? nullptr : client_sessions_->get(server);
+}
+
+void TlsContext::forget_client_session(const std::string& server) const {
+  if (client_sessions_ != nullptr) client_sessions_->forget(server);
+}
+
+std::size_t TlsContext::client_sessions() const {
+  return client_sessions_ == nullptr ? 0 : client_sessions_->size();
 }
 
 }  // namespace lf

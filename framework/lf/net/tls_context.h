@@ -6,6 +6,7 @@
 // Thread safe: reload() swaps the certificates atomically while handshakes go on.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,8 +15,11 @@
 // OpenSSL's SSL_CTX and SSL, declared here so that this header does not pull in OpenSSL's.
 struct ssl_ctx_st;
 struct ssl_st;
+struct ssl_session_st;
 
 namespace lf {
+
+class TlsClientSessions;
 
 // A certificate chain and its private key, both PEM files.
 struct TlsCertificateFiles {
@@ -61,6 +65,11 @@ struct TlsClientOptions {
   // A client certificate, for servers that ask for one (both or neither).
   std::string cert_chain_file{};
   std::string key_file{};
+  // Resume sessions: a connection to a server (address and name) this context has connected to
+  // before offers the session it got then, and a server that accepts it skips the full
+  // handshake (as curl and nginx's proxy_ssl_session_reuse do). Kept for this many servers at
+  // most; 0 turns resumption off.
+  std::size_t session_cache_servers = 1024;
 };
 
 class TlsContext {
@@ -85,6 +94,13 @@ class TlsContext {
   [[nodiscard]] bool is_client() const noexcept { return client_; }
   // A client context that checks the server's certificate and name.
   [[nodiscard]] bool verifies_peer() const noexcept { return verify_peer_; }
+  // Client side: the session kept for `server` (TlsClientSessions), with a reference for the
+  // caller, or null (none kept, or resumption off).
+  [[nodiscard]] ssl_session_st* client_session(const std::string& server) const;
+  // Client side: drops the session kept for `server`.
+  void forget_client_session(const std::string& server) const;
+  // Client side: how many servers have a session kept.
+  [[nodiscard]] std::size_t client_sessions() const;
 
   // Server side. Reads every certificate, key and the client CA file again; handshakes that
   // start afterwards use them, established sessions keep the ones they started with (an SSL
@@ -104,6 +120,8 @@ class TlsContext {
   TlsContext(ssl_ctx_st* ctx, TlsOptions options);
   // The servername callback: every server handshake passes here, with or without SNI.
   static int select_certificate(ssl_st* ssl, int* alert, void* self);
+  // The new-session callback of a client context: keeps the session for the connection's server.
+  static int keep_client_session(ssl_st* ssl, ssl_session_st* session);
 
   ssl_ctx_st* ctx_;
   TlsOptions options_;
@@ -112,6 +130,7 @@ class TlsContext {
   // The connect side (create_client).
   bool client_ = false;
   bool verify_peer_ = false;
+  std::unique_ptr<TlsClientSessions> client_sessions_;  // null: no resumption
   // The set in use, replaced whole by reload(). A mutex, held only to copy or replace the
   // pointer, rather than std::atomic<std::shared_ptr>: libstdc++ 12 implements that with a lock
   // bit ThreadSanitizer cannot see, so every reload racing a handshake was reported as a race.

@@ -46,11 +46,11 @@ TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, int fd)
 }
 
 TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, int fd,
-                       std::string_view server_name, std::string_view peer_ip)
+                       std::string_view server_name, const InetAddress& peer)
     : context_(std::move(context)), ssl_(SSL_new(context_->native_handle())), client_(true) {
   const bool name_is_ip = server_name.empty() || InetAddress::parse(server_name, 0).has_value();
   const std::string name(name_is_ip ? std::string_view() : server_name);
-  const std::string ip(server_name.empty() ? peer_ip : server_name);
+  const std::string ip(server_name.empty() ? peer.ip() : std::string(server_name));
   bool ok = ssl_ != nullptr && SSL_set_fd(ssl_, fd) == 1;
   // SNI carries host names only (RFC 6066): a connect by address sends none.
   // SSL_set_tlsext_host_name() spelled out: the macro's C cast trips -Wold-style-cast.
@@ -67,6 +67,13 @@ TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, int fd,
     SSL_free(ssl_);
     throw std::runtime_error(fmt::format("TLS: cannot create a client session for '{}': {}",
                                          name.empty() ? ip : name, why));
+  }
+  // A session is for the server it came from, checked under the same name.
+  resume_key_ = fmt::format("{} {}", peer.to_string(), name.empty() ? ip : name);
+  SSL_set_app_data(ssl_, &resume_key_);
+  if (SSL_SESSION* kept = context_->client_session(resume_key_)) {
+    SSL_set_session(ssl_, kept);  // takes its own reference
+    SSL_SESSION_free(kept);
   }
   watch_socket_reads();
   SSL_set_connect_state(ssl_);
@@ -127,7 +134,12 @@ TlsSession::Status TlsSession::handshake() {
     established_ = true;
     return Status::kOk;
   }
-  return classify(ret);
+  const Status status = classify(ret);
+  // The next connection to this server starts afresh rather than offering the session again.
+  if (client_ && (status == Status::kFailed || status == Status::kTruncated)) {
+    context_->forget_client_session(resume_key_);
+  }
+  return status;
 }
 
 TlsSession::Result TlsSession::read(Buffer& input) {

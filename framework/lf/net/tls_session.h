@@ -26,6 +26,7 @@ struct bio_st;
 
 namespace lf {
 
+class InetAddress;
 class TlsContext;
 
 class TlsSession {
@@ -49,9 +50,12 @@ class TlsSession {
   // A client-side session (a context from TlsContext::create_client()) on the socket `fd`. It
   // sends `server_name` as SNI and, if the context verifies the peer, the certificate must be
   // for that name. With no name (or an IP literal) no SNI is sent and the certificate must name
-  // `peer_ip`, the address connected to, as curl does for https://127.0.0.1/. Throws like above.
+  // the IP address of `peer`, the address connected to, as curl does for https://127.0.0.1/.
+  // It offers the session the context kept from its last connection to `peer` under the same
+  // name (TlsClientOptions::session_cache_servers), and a failed handshake drops that session.
+  // Throws like above.
   TlsSession(std::shared_ptr<const TlsContext> context, int fd, std::string_view server_name,
-             std::string_view peer_ip);
+             const InetAddress& peer);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -132,6 +136,9 @@ class TlsSession {
   bool failed_ = false;
   bool close_notify_sent_ = false;
   bool client_ = false;
+  // Client side: the server's address and name, the key of its session in the context's cache
+  // (also the SSL's app data, read by the context's new-session callback).
+  std::string resume_key_;
   bool socket_drained_ = false;  // the last read(2) returned fewer bytes than asked
   std::string failure_;
   Buffer write_stage_ = Buffer::unallocated();
