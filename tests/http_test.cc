@@ -267,6 +267,34 @@ TEST_F(HttpServerTest, Http10ClosesAfterTheAnswerUnlessKeepAlive) {
   EXPECT_TRUE(kept_reader.at_eof());
 }
 
+// After a closing answer to a request read in full, with nothing more from the client, the server
+// closes once the answer is sent, without waiting for the client's FIN (as nginx does): the
+// connection is gone while the client still holds its socket open. With bytes behind the closing
+// request (pipelined), it half-closes and lingers instead, so that its close does not answer them
+// with a reset: the connection stays until the client closes.
+TEST_F(HttpServerTest, AClosingAnswerClosesAtOnceUnlessTheClientSentMore) {
+  TestClient client(server_.address());
+  ASSERT_TRUE(client.send_all("GET /hello HTTP/1.0\r\n\r\n"));
+  ResponseReader reader(client.fd());
+  auto response = reader.next();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "Hello, World!");
+  EXPECT_TRUE(reader.at_eof());
+  // Well within the linger timeout (2 s), which a half-closed connection would wait out.
+  EXPECT_TRUE(test::wait_until([&] { return server_.connections() == 0; }, 1s))
+      << "the server waited for the client's close";
+
+  TestClient pipelining(server_.address());
+  ASSERT_TRUE(pipelining.send_all("GET /hello HTTP/1.0\r\n\r\nGET /hello HTTP/1.0\r\n\r\n"));
+  ResponseReader pipelined_reader(pipelining.fd());
+  ASSERT_TRUE(pipelined_reader.next());
+  EXPECT_TRUE(pipelined_reader.at_eof());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(server_.connections(), 1u) << "closed with unread bytes: the client would get a reset";
+  pipelining.close();
+  EXPECT_TRUE(test::wait_until([&] { return server_.connections() == 0; }));
+}
+
 struct BadRequest {
   const char* name;
   std::string request;

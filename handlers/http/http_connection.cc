@@ -75,7 +75,18 @@ void HttpConnection::on_message(Buffer& input) {
     // download is not an idle connection (on_write_complete).
     if (!closing_) writing_answer_ = true;
   }
-  if (closing_) input.retrieve_all();  // whatever else arrives is not answered
+  if (closing_) {
+    if (std::exchange(close_after_answer_, false)) {
+      // Bytes behind the closing request (pipelined ones) say the client is still sending:
+      // linger for the rest, or our close would answer them with a reset.
+      if (input.readable_bytes() > 0) {
+        shutdown();
+      } else {
+        close_when_sent();
+      }
+    }
+    input.retrieve_all();  // whatever else arrives is not answered
+  }
 }
 
 int HttpConnection::answer(const HttpRequest& request) {
@@ -83,7 +94,7 @@ int HttpConnection::answer(const HttpRequest& request) {
   service_->handle(request, response);
   const bool keep_alive = request.keep_alive && !response.close_requested();
   send_response(response, request.method == HttpMethod::kHead, keep_alive, request.version_minor);
-  if (!keep_alive) close_gracefully();
+  if (!keep_alive) close_gracefully(/*answered=*/true);
   return response.status();
 }
 
@@ -117,11 +128,15 @@ void HttpConnection::reject(int status) {
   close_gracefully();
 }
 
-void HttpConnection::close_gracefully() {
+void HttpConnection::close_gracefully(bool answered) {
   closing_ = true;
   waiting_for_head_ = false;
   clear_deadline();  // the linger deadline starts once the output is written
-  shutdown();
+  if (answered) {
+    close_after_answer_ = true;
+  } else {
+    shutdown();
+  }
 }
 
 void HttpConnection::on_write_complete() {

@@ -39,8 +39,11 @@ class HttpConnection : public StreamConnection {
   void send_response(HttpResponse& response, bool head_only, bool keep_alive, int version_minor);
   // Answers `status` to a request that cannot be served, then closes.
   void reject(int status);
-  // Half-closes once the output is sent; input that still arrives is discarded.
-  void close_gracefully();
+  // Half-closes once the output is sent; input that still arrives is discarded, until the
+  // client closes or the linger timeout. After a closing answer to a request read in full
+  // (`answered`), the choice waits for the end of on_message(): nothing more from the client
+  // then closes once the answer is sent, as nginx does (StreamConnection::close_when_sent).
+  void close_gracefully(bool answered = false);
   // The header timeout starts: a new request is awaited.
   void wait_for_head();
   // The one deadline this connection keeps (header timeout, or linger while closing).
@@ -54,6 +57,7 @@ class HttpConnection : public StreamConnection {
   HttpRequest request_;  // reused: its header vectors keep their capacity
   std::string head_;     // response head scratch, reused
   bool closing_ = false;
+  bool close_after_answer_ = false;  // close_gracefully(true): decided at on_message()'s end
   bool waiting_for_head_ = false;
   bool writing_answer_ = false;  // an answer is queued: no head timeout until it is written
   bool continue_sent_ = false;

@@ -33,8 +33,10 @@ struct HttpOptions {
   // A request head not complete this long after the connection opened or the previous request
   // was answered: 408 and close (an idle keep-alive connection is just closed).
   std::chrono::milliseconds header_timeout{10'000};
-  // After a closing answer is sent, how long the client may keep sending (discarded) before the
-  // connection is closed: a graceful close lets it read the answer instead of getting a reset.
+  // After a closing answer is sent to a client that sent more (pipelined bytes, an unread body,
+  // a bad request), how long it may keep sending (discarded) before the connection is closed: a
+  // graceful close lets it read the answer instead of getting a reset. A client that sent
+  // nothing more is closed on at once.
   std::chrono::milliseconds linger_timeout{2'000};
 };
 

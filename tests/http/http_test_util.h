@@ -48,6 +48,7 @@ class HttpTestServer {
   HttpTestServer& operator=(const HttpTestServer&) = delete;
 
   [[nodiscard]] const InetAddress& address() const noexcept { return address_; }
+  [[nodiscard]] std::size_t connections() const { return server_->connections(); }
   [[nodiscard]] std::string url(std::string_view path) const {
     return "http://" + address_.to_string() + std::string(path);
   }

@@ -1,6 +1,7 @@
 #include "lf/net/socket.h"
 
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -55,6 +56,11 @@ Socket Socket::accept(InetAddress* peer) const noexcept {
 }
 
 void Socket::shutdown_write() const noexcept { ::shutdown(fd_.get(), SHUT_WR); }
+
+int Socket::pending_input() const noexcept {
+  int bytes = 0;
+  return ::ioctl(fd_.get(), FIONREAD, &bytes) == 0 ? bytes : 0;
+}
 
 void Socket::set_tcp_no_delay(bool on) const noexcept {
   set_option(fd_.get(), IPPROTO_TCP, TCP_NODELAY, on);

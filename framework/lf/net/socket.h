@@ -36,6 +36,8 @@ class Socket {
   void close() noexcept { fd_.reset(); }
 
   void shutdown_write() const noexcept;
+  // Bytes received and not yet read (FIONREAD); 0 on error.
+  [[nodiscard]] int pending_input() const noexcept;
   void set_tcp_no_delay(bool on) const noexcept;
   void set_keep_alive(bool on) const noexcept;
   // The pending socket error (SO_ERROR), 0 if none.

@@ -233,6 +233,16 @@ void StreamConnection::shutdown() {
   if (!in_processing()) notify(event::kWake);
 }
 
+void StreamConnection::close_when_sent() {
+  close_when_shut_.store(true, std::memory_order_release);
+  shutdown();
+}
+
+bool StreamConnection::holds_unread_input() const noexcept {
+  return input_.readable_bytes() > 0 || (tls_ != nullptr && tls_->holds_input()) ||
+         socket_.pending_input() > 0;
+}
+
 void StreamConnection::force_close() {
   if (in_processing()) {
     close_now();
@@ -341,6 +351,12 @@ void StreamConnection::handle_event(std::uint32_t events) {
     if (!write_shut_ && shutdown_requested_.load(std::memory_order_acquire) && shut_write()) {
       if (peer_closed_) {
         close_now();  // half-closed both ways
+        return;
+      }
+      // Unread bytes would make close() send a reset, which may cost the peer our last bytes
+      // still in flight: then wait for its close, as shutdown() does.
+      if (close_when_shut_.load(std::memory_order_acquire) && !holds_unread_input()) {
+        close_now();
         return;
       }
     }

@@ -90,6 +90,14 @@ class StreamConnection : public EventHandler {
   // Thread safe. Half-closes: the write side is shut once the pending output is sent; the
   // connection closes when the peer closes its side.
   void shutdown();
+  // Thread safe. Like shutdown(), but closes as soon as the write side is shut (over TLS after
+  // close_notify) instead of waiting for the peer to close, when nothing it sent is left unread
+  // (the input buffer, OpenSSL's and the socket's are empty then); else it waits, as shutdown()
+  // does. For a protocol whose peer has nothing more to say once answered (HTTP after a closing
+  // answer to a request read in full): it saves the wait for the peer's FIN, as nginx closes
+  // when it expects no more client data. Bytes the peer sends after the close are refused by the
+  // kernel with a reset.
+  void close_when_sent();
   // Thread safe. Closes now, discarding unsent output.
   void force_close();
   // Thread safe. Stops (true) or resumes (false) reading from the socket; output still flows.
@@ -223,6 +231,8 @@ class StreamConnection : public EventHandler {
   // The handshake failed or was cut short: count it, log it (INFO for an accepted peer, WARN for
   // our own connect), tell options_.on_handshake, close.
   void abandon_handshake(int error, std::string_view why);
+  // Bytes of the peer not yet handed to on_message(), here, in OpenSSL or in the socket.
+  [[nodiscard]] bool holds_unread_input() const noexcept;
   // Sends our end of the stream (TLS: close_notify, then the FIN). False while close_notify
   // waits for room in the socket.
   bool shut_write();
@@ -282,6 +292,7 @@ class StreamConnection : public EventHandler {
   std::size_t high_water_mark_ = kDefaultHighWaterMark;
   std::atomic<bool> connected_{false};
   std::atomic<bool> shutdown_requested_{false};
+  std::atomic<bool> close_when_shut_{false};  // close_when_sent(): no wait for the peer's close
   std::atomic<bool> reading_held_{false};  // pause_reading()
   // on_message() should see the buffered input again even without new bytes.
   std::atomic<bool> redeliver_input_{false};

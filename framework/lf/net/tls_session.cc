@@ -243,6 +243,10 @@ std::string TlsSession::description() const {
   return fmt::format("{} {}", SSL_get_version(ssl_), SSL_get_cipher_name(ssl_));
 }
 
+bool TlsSession::holds_input() const noexcept {
+  return ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
+}
+
 bool TlsSession::resumed() const noexcept {
   return ssl_ != nullptr && SSL_session_reused(ssl_) == 1;
 }

@@ -79,6 +79,8 @@ class TlsSession {
   // left in OpenSSL's buffer are read without asking the socket), so only a short read made
   // during the round may end it.
   void forget_socket_reads() noexcept { socket_drained_ = false; }
+  // Whether OpenSSL holds bytes of the peer not yet returned by read() (a record or its start).
+  [[nodiscard]] bool holds_input() const noexcept;
   // Whether the kernel encrypts what this session sends (kernel TLS took over after the
   // handshake): send_file() may then be used.
   [[nodiscard]] bool kernel_sends() const noexcept;
