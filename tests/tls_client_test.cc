@@ -216,6 +216,18 @@ class TlsClientTest : public testing::Test {
     })) << "openssl s_server did not start";
     return *InetAddress::parse("127.0.0.1", port);
   }
+  // Connects to `address` as "localhost", trusting the test CA, sends `greeting` and expects
+  // `answer` back.
+  void expect_round_trip(const InetAddress& address, const std::string& greeting,
+                         const std::string& answer) {
+    auto seen = std::make_shared<Seen>();
+    ConnectOptions options;
+    options.tls = client_context(files_->ca_cert());
+    options.server_name = "localhost";
+    const ConnectHandle handle = connect(address, options, seen, greeting);
+    ASSERT_EQ(handle.status(), ConnectStatus::kConnected) << handle.failure();
+    EXPECT_TRUE(wait_received(seen, answer));
+  }
   static bool wait_received(const std::shared_ptr<Seen>& seen, const std::string& text) {
     return test::wait_until([&] {
       std::lock_guard lock(seen->mutex);
@@ -351,14 +363,7 @@ TEST_F(TlsClientTest, WithoutANameTheCertificateMustNameTheAddress) {
 
 TEST_F(TlsClientTest, ConnectorTalksToOpensslSServer) {
   server_->start();
-  const InetAddress address = start_s_server("", 1);
-  auto seen = std::make_shared<Seen>();
-  ConnectOptions options;
-  options.tls = client_context(files_->ca_cert());
-  options.server_name = "localhost";
-  const ConnectHandle handle = connect(address, options, seen, "hello s_server\n");
-  ASSERT_EQ(handle.status(), ConnectStatus::kConnected) << handle.failure();
-  EXPECT_TRUE(wait_received(seen, "revres_s olleh"));
+  expect_round_trip(start_s_server("", 1), "hello s_server\n", "revres_s olleh");
 }
 
 // TLS 1.2 resumption against OpenSSL's own server, by ticket (RFC 5077) and by session id
@@ -571,16 +576,7 @@ TEST_F(TlsClientTest, AnOnFailureThatThrowsIsLoggedAndTheConnectStillEndsWhole) 
   EXPECT_TRUE(test::wait_until([&] { return server_->connections() == 0; }));
   EXPECT_TRUE(test::wait_until([&] { return test::open_fd_count() == fds_at_start; }))
       << "open fds: " << test::open_fd_count() << ", at start: " << fds_at_start;
-  {
-    // The server still serves after both throws.
-    auto seen = std::make_shared<Seen>();
-    ConnectOptions options;
-    options.tls = client_context(files_->ca_cert());
-    options.server_name = "localhost";
-    const ConnectHandle handle = connect(echo, options, seen, "still here\n");
-    ASSERT_EQ(handle.status(), ConnectStatus::kConnected) << handle.failure();
-    EXPECT_TRUE(wait_received(seen, "still here\n"));
-  }
+  expect_round_trip(echo, "still here\n", "still here\n");  // the server goes on after the throws
   {
     ConnectOptions options;
     options.tls = client_context(files_->ca_cert());
