@@ -98,7 +98,8 @@ void Server::start() {
 void Server::handle_reload_signal() {
   // Called under tls_mutex_. Only with something to reload: a plaintext server keeps SIGHUP's
   // default (it ends, as when its terminal closes), as a muduo or Asio server does.
-  if (options_.handle_signals && !reload_signal_) {
+  // Not once wait() has put SIGHUP back: nobody would remove it again.
+  if (options_.handle_signals && !reload_signal_ && !reload_signal_released_) {
     reload_signal_ = signals::install_reload_handler(reload_fd_.get());
   }
 }
@@ -136,6 +137,7 @@ void Server::wait() {
   {
     std::lock_guard lock(tls_mutex_);
     reload_signal = std::exchange(reload_signal_, false);
+    reload_signal_released_ = true;
   }
   if (reload_signal) signals::remove_reload_handler(reload_fd_.get());
   if (std::exchange(stop_signals_, false)) signals::remove_stop_handler(stop_fd_.get());

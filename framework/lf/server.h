@@ -152,6 +152,7 @@ class Server {
   bool finished_ = false;
   bool stop_signals_ = false;   // SIGINT/SIGTERM handlers installed by start(), removed by wait()
   bool reload_signal_ = false;  // SIGHUP's, likewise (under tls_mutex_)
+  bool reload_signal_released_ = false;  // wait() put it back: a later listen() must not catch it
 };
 
 }  // namespace lf

@@ -128,21 +128,27 @@ class StagedFile {
       : path_(std::move(path)), temporary_(path_ + ".new") {
     const int fd = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) fail_errno("cannot create", temporary_);
+    // The destructor does not run when the constructor throws: the file goes here then.
+    try {
+      // O_CREAT's mode does not apply to a file that was already there (a leftover .new).
+      if (::fchmod(fd, mode) != 0) {
+        const int error = errno;
+        ::close(fd);
+        fail_errno("cannot set the mode of", temporary_, error);
+      }
+      File file(::fdopen(fd, "w"));
+      if (file == nullptr) {
+        const int error = errno;
+        ::close(fd);
+        fail_errno("cannot open", temporary_, error);
+      }
+      if (!write(file.get())) fail(fmt::format("cannot write {}", temporary_));
+      if (std::fflush(file.get()) != 0 || ::fsync(fd) != 0) fail_errno("cannot write", temporary_);
+    } catch (...) {
+      ::unlink(temporary_.c_str());
+      throw;
+    }
     staged_ = true;
-    // O_CREAT's mode does not apply to a file that was already there (a leftover .new).
-    if (::fchmod(fd, mode) != 0) {
-      const int error = errno;
-      ::close(fd);
-      fail_errno("cannot set the mode of", temporary_, error);
-    }
-    File file(::fdopen(fd, "w"));
-    if (file == nullptr) {
-      const int error = errno;
-      ::close(fd);
-      fail_errno("cannot open", temporary_, error);
-    }
-    if (!write(file.get())) fail(fmt::format("cannot write {}", temporary_));
-    if (std::fflush(file.get()) != 0 || ::fsync(fd) != 0) fail_errno("cannot write", temporary_);
   }
   ~StagedFile() {
     if (staged_) ::unlink(temporary_.c_str());
