@@ -203,11 +203,11 @@ class TlsClientTest : public testing::Test {
   InetAddress start_s_server(const std::string& flags, int connections) {
     const std::uint16_t port = free_port();
     const std::string log = files_->path("s_server-" + std::to_string(port) + ".log");
-    (void)test::run_shell("sh -c '(timeout 30 openssl s_server -rev " + flags + " -naccept " +
-                              std::to_string(connections) + " -accept 127.0.0.1:" +
-                              std::to_string(port) + " -cert " + files_->cert() + " -key " +
-                              files_->key() + " > " + log + " 2>&1 < /dev/null &)'",
-                          10);
+    (void)test::run_shell(
+        "sh -c '(timeout 30 openssl s_server -rev " + flags + " -naccept " +
+            std::to_string(connections) + " -accept 127.0.0.1:" + std::to_string(port) + " -cert " +
+            files_->cert() + " -key " + files_->key() + " > " + log + " 2>&1 < /dev/null &)'",
+        10);
     EXPECT_TRUE(test::wait_until([&] {
       std::ifstream in(log);
       std::stringstream text;
@@ -545,19 +545,19 @@ TEST_F(TlsClientTest, AnOnFailureThatThrowsIsLoggedAndTheConnectStillEndsWhole) 
   server_->start();
   const SilentListener silent;
   auto calls = std::make_shared<std::atomic<int>>(0);
-  const auto throwing = [calls](const InetAddress&, int) {
-    calls->fetch_add(1);
-    throw std::runtime_error("the caller's on_failure broke");
+  // A connect whose on_failure counts its calls and throws.
+  const auto connect_throwing = [&](const InetAddress& address, ConnectOptions options) {
+    options.on_failure = [calls](const InetAddress&, int) {
+      calls->fetch_add(1);
+      throw std::runtime_error("the caller's on_failure broke");
+    };
+    return server_->connect<RecordingClient>(address, options, std::make_shared<Seen>(), "x");
   };
   testing::internal::CaptureStderr();
   const std::size_t fds_at_start = test::open_fd_count();  // the capture's file is one of them
   {
     const LoopbackSocket closed(/*listening=*/false);  // bound, not listening: refused
-    ConnectOptions options;
-    options.on_failure = throwing;
-    auto seen = std::make_shared<Seen>();
-    const ConnectHandle refused =
-        server_->connect<RecordingClient>(closed.address(), options, seen, "x");
+    const ConnectHandle refused = connect_throwing(closed.address(), {});
     EXPECT_TRUE(test::wait_until([&] { return refused.status() == ConnectStatus::kFailed; }));
     EXPECT_EQ(refused.error(), ECONNREFUSED);
   }
@@ -565,10 +565,7 @@ TEST_F(TlsClientTest, AnOnFailureThatThrowsIsLoggedAndTheConnectStillEndsWhole) 
     ConnectOptions options;
     options.tls = client_context(files_->ca_cert());
     options.handshake_timeout = 200ms;
-    options.on_failure = throwing;
-    auto seen = std::make_shared<Seen>();
-    const ConnectHandle timed_out =
-        server_->connect<RecordingClient>(silent.address(), options, seen, "x");
+    const ConnectHandle timed_out = connect_throwing(silent.address(), options);
     EXPECT_TRUE(test::wait_until([&] { return timed_out.status() == ConnectStatus::kFailed; }));
     EXPECT_EQ(timed_out.error(), ETIMEDOUT);
   }
@@ -581,10 +578,7 @@ TEST_F(TlsClientTest, AnOnFailureThatThrowsIsLoggedAndTheConnectStillEndsWhole) 
     ConnectOptions options;
     options.tls = client_context(files_->ca_cert());
     options.handshake_timeout = 60s;  // only the stop may end it
-    options.on_failure = throwing;
-    auto seen = std::make_shared<Seen>();
-    const ConnectHandle stopped =
-        server_->connect<RecordingClient>(silent.address(), options, seen, "x");
+    const ConnectHandle stopped = connect_throwing(silent.address(), options);
     // Both ends of the echo above, and this one in its handshake.
     ASSERT_TRUE(test::wait_until([&] { return server_->connections() == 3; }));
     server_->stop();
@@ -594,9 +588,9 @@ TEST_F(TlsClientTest, AnOnFailureThatThrowsIsLoggedAndTheConnectStillEndsWhole) 
   }
   EXPECT_EQ(calls->load(), 3);
   const std::string log = testing::internal::GetCapturedStderr();
+  const std::string thrown = "on_failure threw: the caller's on_failure broke";
   std::size_t logged = 0;
-  for (std::size_t at = log.find("on_failure threw: the caller's on_failure broke");
-       at != std::string::npos; at = log.find("on_failure threw: the caller's", at + 1)) {
+  for (std::size_t at = log.find(thrown); at != std::string::npos; at = log.find(thrown, at + 1)) {
     ++logged;
   }
   EXPECT_EQ(logged, 3u) << log;

@@ -129,12 +129,13 @@ class TlsTest : public testing::Test {
   }
   void TearDown() override { stop(); }
 
-  // `openssl s_client` sends `line` with the given protocol flag and stays a second for the
-  // echo; its output (the session summary and what it received).
+  // `openssl s_client` sends `line` with the given protocol flag and stays `linger` seconds for
+  // the echo; its output (the session summary and what it received).
   static std::string s_client(const InetAddress& address, const std::string& line,
-                              const std::string& flags) {
-    return test::run_shell("sh -c '(printf \"" + line + "\\n\"; sleep 1) | openssl s_client " +
-                               flags + " -no_ign_eof -CAfile " + files_->cert() +
+                              const std::string& flags, int linger = 1) {
+    return test::run_shell("sh -c '(printf \"" + line + "\\n\"; sleep " + std::to_string(linger) +
+                               ") | openssl s_client " + flags + " -no_ign_eof -CAfile " +
+                               files_->cert() +
                                " -connect 127.0.0.1:" + std::to_string(address.port()) + "'",
                            20);
   }
@@ -584,10 +585,7 @@ TEST_F(TlsTest, ASessionTheServerClosedWithoutCloseNotifyIsStillResumed) {
     const std::string session = files_->dir() + "/idle-session" + version;
     // Still reading when the server closes it for idleness.
     const std::string first =
-        test::run_shell("sh -c '(printf \"first\\n\"; sleep 2) | openssl s_client " + version +
-                            " -sess_out " + session + " -CAfile " + files_->cert() +
-                            " -connect 127.0.0.1:" + std::to_string(address.port()) + "'",
-                        20);
+        s_client(address, "first", version + " -sess_out " + session, /*linger=*/2);
     EXPECT_NE(first.find("New, TLSv1."), std::string::npos) << first;
     EXPECT_EQ(idle_closes.now(), 1u) << version << ": the server did not close it for idleness";
     const std::string second = s_client(address, "second", version + " -sess_in " + session);

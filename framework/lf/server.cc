@@ -65,7 +65,7 @@ bool Server::reload_tls() {
     std::lock_guard lock(tls_mutex_);
     contexts = tls_contexts_;
   }
-  if (contexts.empty()) LF_LOG_INFO("reload: no TLS listener, nothing to reload");  // by a call
+  if (contexts.empty()) LF_LOG_INFO("reload: no TLS listener, nothing to reload");
   bool all = true;
   for (const auto& context : contexts) {
     try {
@@ -151,8 +151,9 @@ void Server::run() {
 
 ThreadSet& Server::thread_set() {
   ThreadSet* threads = dispatcher_->thread_set();
-  if (threads == nullptr)
+  if (threads == nullptr) {
     throw std::logic_error("Server::thread_set(): not a Leader/Followers model");
+  }
   return *threads;
 }
 

@@ -55,8 +55,7 @@ class Server {
   template <std::derived_from<StreamConnection> Handler, typename... Args>
   InetAddress listen(const InetAddress& address, const ListenOptions& options, Args... args) {
     check_shared_through_event_handler<Handler>();
-    return listen(
-        address, [args...] { return std::make_shared<Handler>(args...); }, options);
+    return listen(address, [args...] { return std::make_shared<Handler>(args...); }, options);
   }
   template <std::derived_from<StreamConnection> Handler>
   InetAddress listen(const InetAddress& address) {

@@ -172,15 +172,16 @@ void ConnectRequest::report(int error) const noexcept {
   if (!options_.on_failure) return;
   // Caught here: it runs inside a connection's close, a Connector's event or a server's stop, none
   // of which may be left half done by the caller's callback.
+  const auto threw = [this](std::string_view what) noexcept {
+    metrics::add(metrics::Counter::kHandlerExceptions);
+    LF_LOG_ERROR("connect to {}: on_failure threw: {}", address_.to_string(), what);
+  };
   try {
     options_.on_failure(address_, error);
   } catch (const std::exception& e) {
-    metrics::add(metrics::Counter::kHandlerExceptions);
-    LF_LOG_ERROR("connect to {}: on_failure threw: {}", address_.to_string(), e.what());
+    threw(e.what());
   } catch (...) {
-    metrics::add(metrics::Counter::kHandlerExceptions);
-    LF_LOG_ERROR("connect to {}: on_failure threw an exception not derived from std::exception",
-                 address_.to_string());
+    threw("an exception not derived from std::exception");
   }
 }
 

@@ -101,7 +101,7 @@ long TlsSession::note_socket_read(BIO* bio, int operation, const char*, std::siz
 
 bool TlsSession::input_drained() const noexcept {
   // Under kernel TLS receive a read returns one record: short, whatever else waits.
-  return socket_drained_ && ssl_ != nullptr && SSL_has_pending(ssl_) == 0 &&
+  return socket_drained_ && ssl_ != nullptr && !holds_input() &&
          BIO_get_ktls_recv(SSL_get_rbio(ssl_)) == 0;
 }
 
@@ -110,8 +110,9 @@ void TlsSession::release() noexcept {
   // sent. Our closes without one (idle timeout, reset, drain, a handler's abort) are no reason to
   // give that client a full handshake next time, and TLS 1.1+ allow resuming after them; marked
   // shut down as nginx does. A failure that sent a fatal alert has removed the session already.
-  if (ssl_ != nullptr && established_)
+  if (ssl_ != nullptr && established_) {
     SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
   SSL_free(ssl_);
   ssl_ = nullptr;
   failed_ = true;
